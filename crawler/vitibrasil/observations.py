@@ -1,0 +1,95 @@
+"""One figure of a Vitibrasil table, and the rules both parsers share.
+
+How cells are stored (`quantity` / `value_usd`, both `Decimal | None`):
+
+- a number is a Decimal at the precision the source publishes: CSV integers,
+  CSV decimal commas ("35881118,23" -> Decimal("35881118.23")), page numbers
+  with dot thousands ("1.234.567" -> Decimal("1234567")).
+- "0", "-" (page) and an empty CSV cell are Decimal(0). The pages render all
+  three as "-", and later CSV editions fill the earlier editions' empty cells
+  with 0 (ExpUva "Cook, Ilhas" 1970-2022, ImpVinhos "Bermudas" 1970), so an
+  empty cell is an unfilled zero, not an unknown.
+- "nd" (não disponível: processing 2019), "*" (processing 2022) and "+"
+  (two processing 2022 cells) are None: the source says the figure is unknown.
+
+Rows: a category row (upper-case on the site: "VINHO DE MESA", "TINTAS";
+`td.tb_item` on pages) is stored as an item with is_category=True and
+category = its own name, so its total is kept and (dataset, category, item,
+year) never holds a NULL for volume tables. Child rows carry the category row
+above them. Trade tables (countries) have no categories: category None.
+
+Labels: whitespace is collapsed ("VINHO  FINO DE MESA" -> "VINHO FINO DE
+MESA") and accent variants of one name map to a single spelling through
+`LABEL_ALIASES`, always towards the accented form.
+"""
+
+import re
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+MISSING_MARKERS = frozenset({"nd", "*", "+"})
+ZERO_MARKERS = frozenset({"", "-"})
+
+# Same country or product spelled with and without accents across sources
+# and editions; the accented spelling wins.
+LABEL_ALIASES = {
+    "Africa do Sul": "África do Sul",
+    "Arabia Saudita": "Arábia Saudita",
+}
+
+_CSV_NUMBER = re.compile(r"\d+(,\d+)?")
+_PAGE_NUMBER = re.compile(r"\d{1,3}(\.\d{3})*(,\d+)?")
+
+
+class ParseError(ValueError):
+    """Input that cannot be read as the expected Vitibrasil table."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    dataset: str
+    year: int
+    category: str | None
+    item: str
+    is_category: bool
+    quantity: Decimal | None
+    value_usd: Decimal | None = None  # trade datasets only
+
+
+def canonical_label(text: str) -> str:
+    label = " ".join(text.split())
+    return LABEL_ALIASES.get(label, label)
+
+
+def is_category_label(label: str) -> bool:
+    return label.isupper()
+
+
+def parse_csv_value(cell: str) -> Decimal | None:
+    """A CSV cell; raises ValueError on anything that is not a known form."""
+    return _parse_value(cell, _CSV_NUMBER)
+
+
+def parse_page_value(cell: str) -> Decimal | None:
+    return _parse_value(cell, _PAGE_NUMBER)
+
+
+def _parse_value(cell: str, number: re.Pattern) -> Decimal | None:
+    text = cell.strip()
+    if text in ZERO_MARKERS:
+        return Decimal(0)
+    if text.lower() in MISSING_MARKERS:
+        return None
+    if not number.fullmatch(text):
+        raise ValueError(f"not a number or known marker: {text!r}")
+    return Decimal(text.replace(".", "").replace(",", "."))
+
+
+def whole_units(value: Decimal | None) -> Decimal | None:
+    """How the year pages show a figure: rounded half up to whole units."""
+    return None if value is None else value.quantize(Decimal(1), ROUND_HALF_UP)
+
+
+def as_shown_on_page(obs: Observation) -> Observation:
+    """The observation at page precision; only CSV decimals change."""
+    return replace(obs, quantity=whole_units(obs.quantity), value_usd=whole_units(obs.value_usd))

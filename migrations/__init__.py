@@ -1,0 +1,139 @@
+"""The database both halves share: where it is, how to reach it, and its schema.
+
+The schema is the contract between the crawler and the API; this package is the
+only code both import. ``DATABASE_URL`` (Heroku style, ``postgres://`` accepted)
+names the database; when it is unset an embedded PostgreSQL (pgserver) is
+started under ``.data/postgres`` and left running so every process shares it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+EMBEDDED_DIR = Path(os.environ.get("EMBEDDED_PGDATA", ROOT / ".data" / "postgres"))
+# Any fixed 32-bit key: serialises migration runs across processes.
+MIGRATION_LOCK = 72_311_001
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; the message says which one and why."""
+
+
+def database_url(*env_vars: str) -> str:
+    """The first of ``env_vars`` (default ``DATABASE_URL``) that is set, else the embedded database."""
+    for name in env_vars or ("DATABASE_URL",):
+        if url := os.environ.get(name):
+            return url
+    return embedded_url()
+
+
+def embedded_url(dbname: str | None = None) -> str:
+    """Start (or reuse) the embedded PostgreSQL and return a URL to ``dbname``."""
+    return embedded_server().get_uri(dbname)
+
+
+def embedded_server():
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call at INFO
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: the server outlives this process so the API can share it.
+        return pgserver.get_server(EMBEDDED_DIR, cleanup_mode=None)
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    if not (EMBEDDED_DIR / "postmaster.pid").exists():
+        return False
+    from pgserver._commands import pg_ctl  # pgserver has no public stop for a detached server
+
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user under root
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=EMBEDDED_DIR, user=user)
+    return True
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def connect(url: str | None = None, **kwargs):
+    """A psycopg2 connection, or DatabaseUnavailable naming the database and the reason."""
+    url = url or database_url()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    kwargs.setdefault("connect_timeout", 10)
+    kwargs.setdefault("application_name", os.environ.get("DYNO", "books-crawler"))
+    try:
+        return psycopg2.connect(url, **kwargs)
+    except psycopg2.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise DatabaseUnavailable(f"database unreachable at {redact(url)}: {reason}") from exc
+
+
+def migration_files() -> list[Path]:
+    return sorted(p for p in MIGRATIONS_DIR.glob("*.sql") if _MIGRATION_FILE.match(p.name))
+
+
+def migrate(conn) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; return their names.
+
+    A session advisory lock makes concurrent starts (release phase, crawls, tests)
+    wait for each other instead of applying a file twice.
+    """
+    applied_now = []
+    conn.commit()
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            conn.commit()
+            cur.execute("SELECT version FROM schema_migrations")
+            done = {row[0] for row in cur.fetchall()}
+            for path in migration_files():
+                if path.stem in done:
+                    continue
+                try:
+                    cur.execute(path.read_text(encoding="utf-8"))
+                    cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
+                    conn.commit()
+                except psycopg2.Error as exc:
+                    conn.rollback()
+                    raise RuntimeError(f"migration {path.name} failed: {exc}") from exc
+                applied_now.append(path.stem)
+                logger.info("Applied migration %s", path.stem)
+        finally:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            conn.commit()
+    return applied_now
+
+
+def schema_version(conn) -> str | None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute("SELECT max(version) FROM schema_migrations")
+        return cur.fetchone()[0]
