@@ -19,23 +19,43 @@ year) never holds a NULL for volume tables. Child rows carry the category row
 above them. Trade tables (countries) have no categories: category None.
 
 Labels: whitespace is collapsed ("VINHO  FINO DE MESA" -> "VINHO FINO DE
-MESA") and accent variants of one name map to a single spelling through
-`LABEL_ALIASES`, always towards the accented form.
+MESA") and accent variants of one name map to its accented spelling in
+`PREFERRED_LABELS` (case is kept: "VINHO ORGÂNICO" the category and "Vinho
+orgânico" the product are different rows). Pages and the CSV of the same
+edition always spell a label alike; the variants are across datasets and
+editions, so this keeps one name per country in storage.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 MISSING_MARKERS = frozenset({"nd", "*", "+"})
 ZERO_MARKERS = frozenset({"", "-"})
 
-# Same country or product spelled with and without accents across sources
-# and editions; the accented spelling wins.
-LABEL_ALIASES = {
-    "Africa do Sul": "África do Sul",
-    "Arabia Saudita": "Arábia Saudita",
-}
+# Accented spelling of every name the sources also spell without (or with a
+# wrong) accent, across datasets and CSV editions: "Africa do Sul" in
+# ImpVinhos, "África do Sul" in ExpVinho, "Grêcia" in one 2024-04 file.
+PREFERRED_LABELS = (
+    "África do Sul", "Antígua e Barbuda", "Arábia Saudita", "Austrália", "Áustria",
+    "Bélgica", "Bósnia", "Bulgária", "Canadá", "Colômbia", "Emirados Árabes Unidos",
+    "Eslovênia", "Estônia", "Geórgia", "Grécia", "Guiné Bissau", "Guiné Equatorial",
+    "Índia", "Indonésia", "Islândia", "Itália", "Iugoslávia", "Letônia", "Libéria",
+    "Lituânia", "Malásia", "México", "Namíbia", "Nicarágua", "Nova Zelândia",
+    "Países Baixos", "Países Baixos (Holanda)", "Panamá", "Polônia", "Quênia",
+    "República Dominicana", "Romênia", "Rússia", "Rússia, Federação da",
+    "São Tomé e Príncipe", "Suécia", "Suíça", "Tailândia", "Tunísia",
+    "Néctar de uva", "Patrícia", "VINHO FINO DE MESA (VINÍFERA)",
+)
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+LABEL_ALIASES = {_without_accents(label): label for label in PREFERRED_LABELS}
 
 _CSV_NUMBER = re.compile(r"\d+(,\d+)?")
 _PAGE_NUMBER = re.compile(r"\d{1,3}(\.\d{3})*(,\d+)?")
@@ -58,7 +78,7 @@ class Observation:
 
 def canonical_label(text: str) -> str:
     label = " ".join(text.split())
-    return LABEL_ALIASES.get(label, label)
+    return LABEL_ALIASES.get(_without_accents(label), label)
 
 
 def is_category_label(label: str) -> bool:
