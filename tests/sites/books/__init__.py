@@ -1,0 +1,15 @@
+"""A local copy of books.toscrape.com for tests and benchmarks.
+
+    site = BooksSite(generate_books(100))            # or real_books(FIXTURES)
+    with serve(site) as base_url:                     # "http://127.0.0.1:PORT/"
+        ...
+
+CLI: python -m tests.sites.books --books 100000 --port 8000 [--seed 0] [--real-templates]
+"""
+from .data import (BOOKS_FIXTURES, CATEGORIES, CATEGORY_NAMES, FIXTURES, SiteBook, generate_books,
+                   real_books, require_fixtures, slugify)
+from .site import MALFORMED, BooksSite, escape, make_server, serve
+
+__all__ = ["BOOKS_FIXTURES", "CATEGORIES", "CATEGORY_NAMES", "FIXTURES", "MALFORMED", "BooksSite",
+           "SiteBook", "escape", "generate_books", "make_server", "real_books", "require_fixtures",
+           "serve", "slugify"]
