@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
+REPO_ROOT = Path(__file__).resolve().parents[3]
+FIXTURES = (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
 BOOKS_FIXTURES = FIXTURES / "books.toscrape.com"
 
 # The real sidebar, in order; the category number n gives the URL ".../<slug>_<n>/".

@@ -359,7 +359,8 @@ def make_server(site: BooksSite, port: int = 0, host: str = "127.0.0.1") -> Thre
 def serve(site: BooksSite, port: int = 0) -> Iterator[str]:
     """Serve the site on 127.0.0.1 in a daemon thread; yields "http://127.0.0.1:PORT/"."""
     server = make_server(site, port)
-    thread = threading.Thread(target=server.serve_forever, name="books-site", daemon=True)
+    # A short poll interval keeps shutdown (one per test) quick.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="books-site", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
