@@ -19,7 +19,6 @@ Cell values follow the rules in `observations`.
 """
 
 import csv
-import io
 import re
 
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset
@@ -37,18 +36,20 @@ _YEAR = re.compile(r"\d{4}")
 def parse_csv(dataset: str, data: bytes) -> list[Observation]:
     spec = DATASETS[dataset]
     rows = _rows(dataset, _decode(dataset, data))
-    has_header = not rows[0][0].strip().isdigit()
-    header, body = (rows[0], rows[1:]) if has_header else (None, rows)
-    first = 1 + _label_columns(spec, header, body[0] if body else [])
+    has_header = not rows[0][1][0].strip().isdigit()
+    header, body = (rows[0][1], rows[1:]) if has_header else (None, rows)
+    if not body:
+        raise ParseError(f"{dataset}: no data rows")
+    first = 1 + _label_columns(spec, header, body[0][1])
     per_year = 2 if spec.is_trade else 1
     if has_header:
         years = _header_years(dataset, header[first:], per_year)
     else:
-        years = [FIRST_YEAR + i // per_year for i in range(len(rows[0]) - first)]
+        years = [FIRST_YEAR + i // per_year for i in range(len(body[0][1]) - first)]
     width = first + len(years)
 
     observations, category, seen = [], None, set()
-    for line_no, row in enumerate(body, 2 if has_header else 1):
+    for line_no, row in body:
         if len(row) != width:
             raise ParseError(f"{dataset}: line {line_no}: {len(row)} columns, expected {width}")
         label = canonical_label(row[first - 1])
@@ -83,14 +84,17 @@ def _decode(dataset: str, data: bytes) -> str:
         raise ParseError(f"{dataset}: neither UTF-8 nor Windows-1252 text") from exc
 
 
-def _rows(dataset: str, text: str) -> list[list[str]]:
-    lines = [line for line in text.splitlines() if line.strip()]
+def _rows(dataset: str, text: str) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of the non-blank lines."""
+    lines = [(no, line) for no, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise ParseError(f"{dataset}: empty file")
-    separator = max(";\t", key=lines[0].count)
-    if lines[0].count(separator) < 2:
-        raise ParseError(f"{dataset}: line 1: no ';' or TAB separated columns")
-    return list(csv.reader(lines, delimiter=separator))
+    first_no, first_line = lines[0]
+    separator = max(";\t", key=first_line.count)
+    if first_line.count(separator) < 2:
+        raise ParseError(f"{dataset}: line {first_no}: no ';' or TAB separated columns")
+    cells = csv.reader((line for _, line in lines), delimiter=separator)
+    return [(no, row) for (no, _), row in zip(lines, cells)]
 
 
 def _label_columns(spec: Dataset, header: list[str] | None, first_row: list[str]) -> int:

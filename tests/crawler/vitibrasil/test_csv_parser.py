@@ -122,6 +122,8 @@ def test_decodes_windows_1252():
 @pytest.mark.parametrize("data, problem", [
     (b"<html><body>Erro</body></html>", "production: line 1: no ';' or TAB"),
     (b"", "production: empty file"),
+    (b"id;control;produto;1970\n", "production: no data rows"),
+    (b"id;control;produto;1970\n\n1;SUCO;SUCO;x\n", "production: line 3: not a number"),
     (b"id;control;produto;1970;1971\n1;SUCO;SUCO;5\n", "production: line 2: 4 columns, expected 5"),
     (b"id;control;produto;1970;1971\n1;SUCO;SUCO;5;12a\n", "production: line 2: not a number or known marker: '12a'"),
     (b"id;control;produto;1970;1972\n1;SUCO;SUCO;5;6\n", "production: line 1: column '1972' where year 1971 belongs"),
