@@ -23,7 +23,6 @@ from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset, dataset_for
 from crawler.vitibrasil.observations import Observation, whole_units
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "vitibrasil"
 BROKEN_CSV = b"<html><body><p>Erro ao gerar o arquivo.</p></body></html>\n"
 
 
