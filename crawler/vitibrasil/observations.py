@@ -16,7 +16,10 @@ Rows: a category row (upper-case on the site: "VINHO DE MESA", "TINTAS";
 `td.tb_item` on pages) is stored as an item with is_category=True and
 category = its own name, so its total is kept and (dataset, category, item,
 year) never holds a NULL for volume tables. Child rows carry the category row
-above them. Trade tables (countries) have no categories: category None.
+above them. Trade tables (countries) have no categories: category None (a
+unique key over (dataset, category, item, year) needs NULLS NOT DISTINCT).
+A child listed before any category row (ProcessaSemclass's single row) has
+category None.
 
 Labels: whitespace is collapsed ("VINHO  FINO DE MESA" -> "VINHO FINO DE
 MESA") and accent variants of one name map to its accented spelling in
