@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from .data import CATEGORIES, CATEGORY_NAMES, RATING_WORDS, SiteBook, category_path
-from .templates import Block, Templates, own_templates, real_templates
+from .templates import Block, Templates, own_templates
+from .templates import real_templates as templates_from_real_pages
 
 BOOKS_1 = "catalogue/category/books_1/"
 PER_PAGE = 20
@@ -66,9 +67,17 @@ def _drop(pattern: str, count: int = 1) -> Callable[[str], tuple[int, str]]:
 
 
 _PRICE_ROWS = r"\s*<tr>\s*<th>(?:Price \(excl\. tax\)|Price \(incl\. tax\)|Tax)</th>.*?</tr>"
+
+
+def _no_price(html: str) -> tuple[int, str]:
+    html = re.sub(r'<p class="price_color">[^<]*</p>', "", html, count=1)  # the product's, not the cards'
+    return 200, re.sub(_PRICE_ROWS, "", html, count=3, flags=re.S)
+
+
+# kind -> (what breaks, transform of the rendered page). BooksSite.malformed[id] = kind.
 MALFORMED: dict[str, tuple[str, Callable[[str], tuple[int, str]]]] = {
     "no_price": ("p.price_color of the product and the three price/tax table rows removed "
-                 "(table has 4 rows)", lambda h: _drop(_PRICE_ROWS, 3)(_drop(r'<p class="price_color">[^<]*</p>')(h)[1])),
+                 "(table has 4 rows; recently-viewed cards keep their prices)", _no_price),
     "bad_price": ("price shown as '£N/A' in p.price_color and both price cells",
                   lambda h: (200, re.sub(r'(<p class="price_color">|Price \(\w+\. tax\)</th><td>)£[\d.,]+',
                                          r"\1£N/A", h, count=3))),
@@ -94,6 +103,16 @@ class BooksSite:
     Listing order and membership are precomputed (`reindex()`, redone automatically when
     the number of books changes; call it yourself after changing a book's category).
     Prices, stock, titles... are read at request time, so tests can mutate books and recrawl.
+
+    Test hooks (site paths are like "catalogue/page-3.html"; "/" counts as "index.html"):
+      fail_once        paths answering 500 on their next request, then normally
+      malformed        book id -> a MALFORMED kind, applied to its product page
+      requests         Counter of requested paths (HTTP only: handle(), not render())
+      recently_viewed  book id -> ids of its "recently viewed" cards ([] hides the block)
+
+    real_templates: the fixture site folder; pages are then the real fixture pages with
+    each book's values substituted (see templates.real_templates), and books identical
+    to real ones (same UPC) get their real creation time, thumbnails and recently viewed.
     """
 
     def __init__(self, books: list[SiteBook], *, real_templates: Path | None = None):
@@ -111,7 +130,7 @@ class BooksSite:
             self.templates = own_templates(cats)
         else:
             site_dir = _site_dir(Path(real_templates))
-            self.templates = real_templates_fn(site_dir)
+            self.templates = templates_from_real_pages(site_dir)
             self._adopt_real_details(site_dir)
         self._sidebars: dict[str, str] = {}
         self.reindex()
@@ -284,9 +303,6 @@ def _site_dir(p: Path) -> Path:
         if (cand / "index.html").exists():
             return cand
     raise FileNotFoundError(f"no books.toscrape.com site folder at {p}")
-
-
-real_templates_fn = real_templates  # the constructor's keyword shadows the name
 
 
 def normalize(path: str) -> str:
