@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scrapy.exceptions import CloseSpider
 from scrapy_spider_metadata import Args
 
 from crawler.items import BookItem
@@ -83,7 +84,7 @@ class BooksSpider(Args[BooksArgs], scrapy.Spider):
                 yield response.follow(link, callback=self.parse_listing)
                 return
         self.logger.error("category argument %r matches no category on %s", self.args.category, response.url)
-        self.crawler.stats.set_value("books/unknown_category", self.args.category)
+        raise CloseSpider("unknown_category")
 
     def parse_listing(self, response):
         for href in response.css("ol.row article.product_pod h3 a::attr(href)").getall():
@@ -140,9 +141,9 @@ def _int(value: str | None) -> int | None:
 
 
 def _stock(value: str | None) -> int | None:
-    """'In stock (22 available)' -> 22; 'Out of stock' -> 0."""
+    """'In stock (22 available)' -> 22; 'Unavailable' or 'Out of stock' (django-oscar's wording) -> 0."""
     if not value:
         return None
     if m := _IN_STOCK.search(value):
         return int(m.group(1))
-    return 0 if "out of stock" in value.lower() else None
+    return 0 if value.strip().lower() in ("unavailable", "out of stock") else None

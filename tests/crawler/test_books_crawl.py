@@ -1,0 +1,267 @@
+"""Real crawls of a local books.toscrape.com into a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, query
+from tests.sites.books import BooksSite, generate_books, real_books, serve
+
+BOOK_COLUMNS = """b.id, b.upc, b.title, c.name, b.price, b.price_excl_tax, b.price_incl_tax, b.tax,
+                  b.availability, b.rating, b.review_count, b.description, b.image_url, b.url"""
+
+
+def expected_row(book, base_url: str) -> tuple:
+    """The row a book's page must produce; descriptions are stored whitespace-normalized."""
+    description = " ".join(book.description.split()) or None if book.description else None
+    return (book.id, book.upc, book.title, book.category, book.price_incl_tax, book.price_excl_tax,
+            book.price_incl_tax, book.tax, book.availability, book.rating, book.review_count,
+            description, base_url + book.image_path, base_url + book.path)
+
+
+def stored_rows(db) -> dict[int, tuple]:
+    rows = query(db, f"SELECT {BOOK_COLUMNS} FROM books b JOIN categories c ON c.id = b.category_id")
+    return {row[0]: row for row in rows}
+
+
+def last_run(db) -> dict:
+    cur = db.cursor()
+    cur.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    row = dict(zip([d.name for d in cur.description], cur.fetchone()))
+    db.commit()
+    return row
+
+
+def crawl_site(crawl, base_url: str, **kwargs) -> subprocess.CompletedProcess:
+    args = {"start_url": base_url + "index.html", **kwargs.pop("args", {})}
+    return crawl("books", args=args, **kwargs)
+
+
+def counts(run: dict) -> tuple:
+    return run["inserted"], run["updated"], run["unchanged"], run["removed"], run["rejected"], run["duplicates"]
+
+
+@pytest.fixture(scope="module")
+def site():
+    return BooksSite(generate_books(1000, seed=7))
+
+
+def test_full_crawl_then_recrawl_then_changes(db, crawl, site):
+    with serve(site) as base_url:
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in site.books.values()}
+        run = last_run(db)
+        assert (run["status"], run["complete"], counts(run)) == ("finished", True, (1000, 0, 0, 0, 0, 0))
+        assert result.stderr.rstrip().splitlines()[-1].endswith(
+            f"Crawl run {run['id']} finished: 1000 inserted, 0 updated, 0 unchanged, 0 removed, 0 rejected, 0 duplicates")
+        assert run["stats"]["item_scraped_count"] == 1000
+        assert query(db, "SELECT count(*) FROM categories") == [(50,)]
+        assert query(db, "SELECT count(*) FROM book_history") == [(1000,)]
+        assert query(db, "SELECT count(*) FROM staging.books") == [(0,)]
+        # The "recently viewed" cards were not followed: each product page was fetched once.
+        assert all(site.requests[b.path] == 1 for b in site.books.values())
+
+        # A second crawl of the same site rewrites no content and adds no history.
+        before = query(db, "SELECT id, updated_at, last_run_id, xmin::text FROM books ORDER BY id")
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert counts(last_run(db)) == (0, 0, 1000, 0, 0, 0)
+        after = query(db, "SELECT id, updated_at, last_run_id, xmin::text FROM books ORDER BY id")
+        assert [r[:3] for r in after] == [r[:3] for r in before]
+        assert query(db, "SELECT count(*) FROM book_history") == [(1000,)]
+        assert query(db, "SELECT count(*) FROM books WHERE last_seen_at <= first_seen_at") == [(0,)]
+
+        # 5% of prices and stock change: history records exactly those books.
+        changed = sorted(site.books)[::20]
+        for i, book_id in enumerate(changed):
+            book = site.books[book_id]
+            if i % 2:
+                book.availability += 1
+            else:
+                book.price_excl_tax += Decimal("1.00")
+                book.price_incl_tax += Decimal("1.00")
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        run = last_run(db)
+        assert counts(run) == (0, 50, 950, 0, 0, 0)
+        assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in site.books.values()}
+        new_versions = query(db, "SELECT book_id FROM book_history WHERE run_id = %s ORDER BY book_id", (run["id"],))
+        assert [r[0] for r in new_versions] == changed
+        closed = query(db, "SELECT book_id FROM book_history WHERE valid_to IS NOT NULL ORDER BY book_id")
+        assert [r[0] for r in closed] == changed
+        old, new = query(db, "SELECT price FROM book_history WHERE book_id = %s ORDER BY valid_from", (changed[0],))
+        assert new[0] - old[0] == Decimal("1.00")
+
+
+def test_books_absent_from_a_complete_crawl_are_marked_removed_not_deleted(db, crawl):
+    site = BooksSite(generate_books(60, seed=1))
+    with serve(site) as base_url:
+        assert crawl_site(crawl, base_url).returncode == 0
+        gone = site.books.pop(60)
+        # A filtered crawl is not complete: nothing outside it is removed.
+        result = crawl_site(crawl, base_url, args={"category": site.books[59].category})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert last_run(db)["complete"] is False
+        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+        assert crawl_site(crawl, base_url).returncode == 0
+        assert last_run(db)["removed"] == 1
+        assert query(db, "SELECT id FROM books WHERE removed_at IS NOT NULL") == [(gone.id,)]
+        assert query(db, "SELECT count(*) FROM books") == [(60,)]
+
+        site.books[gone.id] = gone  # back in the catalogue: no longer removed
+        assert crawl_site(crawl, base_url).returncode == 0
+        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+
+def test_malformed_pages_are_rejected_with_reasons_and_nothing_else_is_lost(db, crawl):
+    site = BooksSite(generate_books(100, seed=2))
+    broken = {100: "no_price", 99: "bad_rating", 98: "no_title", 97: "no_upc", 96: "no_category", 95: "garbage"}
+    site.malformed.update(broken)
+    with serve(site) as base_url:
+        result = crawl_site(crawl, base_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = last_run(db)
+    assert (run["inserted"], run["rejected"], run["complete"]) == (94, 6, False)
+    assert set(stored_rows(db)) == set(site.books) - set(broken)
+    rejects = {r[0]: r[1] for r in query(db, "SELECT (item->>'id')::int, errors FROM rejects WHERE run_id = %s",
+                                         (run["id"],))}
+    assert set(rejects) == set(broken)
+    assert {"price", "price_excl_tax", "price_incl_tax", "tax"} <= set(rejects[100])
+    assert set(rejects[99]) == {"rating"} and set(rejects[98]) == {"title"}
+    assert set(rejects[97]) == {"upc"} and set(rejects[96]) == {"category"}
+    urls = query(db, "SELECT url FROM rejects WHERE run_id = %s AND (item->>'id')::int = 100", (run["id"],))
+    assert urls == [(base_url + site.books[100].path,)]
+
+
+def test_duplicate_upcs_are_dropped_and_counted(db, crawl):
+    books = generate_books(30, seed=3)
+    books[1] = dataclasses.replace(books[1], upc=books[0].upc)
+    site = BooksSite(books)
+    with serve(site) as base_url:
+        result = crawl_site(crawl, base_url)
+    assert result.returncode == 0
+    run = last_run(db)
+    assert (run["inserted"], run["duplicates"]) == (29, 1)
+    assert run["stats"]["dedup/duplicates"] == 1
+
+
+def test_pages_failing_once_are_retried_and_nothing_is_lost(db, crawl):
+    site = BooksSite(generate_books(400, seed=4))
+    paths = [b.path for b in site.books.values()][::20] + ["catalogue/page-3.html", "catalogue/page-7.html"]
+    site.fail_once.update(paths)
+    with serve(site) as base_url:
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert all(site.requests[p] == 2 for p in paths)
+        assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in site.books.values()}
+    run = last_run(db)
+    assert run["stats"]["retry/count"] == len(paths) and run["complete"] is True
+
+
+def test_category_argument_crawls_one_category_by_name_or_slug(db, crawl, site):
+    sizes = collections.Counter(b.category for b in site.books.values())
+    category = max(sizes, key=lambda name: (" " in name, sizes[name]))  # a two-word name, for the slug
+    wanted = {b.id for b in site.books.values() if b.category == category}
+    assert len(wanted) > 20  # spans several listing pages
+    slug = category.lower().replace(" ", "-")
+    with serve(site) as base_url:
+        for value in (category, slug):
+            result = crawl_site(crawl, base_url, args={"category": value})
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert set(stored_rows(db)) == wanted
+        assert json.loads(json.dumps(last_run(db)["args"]))["category"] == slug
+
+        result = crawl_site(crawl, base_url, args={"category": "No Such Shelf"})
+        assert result.returncode == 1
+        assert "category argument 'No Such Shelf' matches no category" in result.stderr
+
+
+@pytest.mark.parametrize("args, named", [
+    ({"start_url": "ftp://example.com/"}, "start_url"),
+    ({"start_url": "books.toscrape.com"}, "start_url"),
+    ({"category": " "}, "category"),
+    ({"pages": "3"}, "pages"),
+])
+def test_invalid_arguments_stop_before_any_request(crawl, args, named):
+    site = BooksSite(generate_books(5))
+    with serve(site) as base_url:
+        result = crawl("books", args={"start_url": base_url + "index.html", **args})
+    assert result.returncode != 0
+    assert "Spider parameter validation failed" in result.stderr and f"\n{named}\n" in result.stderr
+    assert not site.requests
+
+
+def test_unreachable_database_stops_the_crawl_with_one_error_line(crawl):
+    site = BooksSite(generate_books(5))
+    with serve(site) as base_url:
+        result = crawl("books", args={"start_url": base_url + "index.html"},
+                       env={"DATABASE_URL": "postgresql://crawler:hunter2@127.0.0.1:1/books"})
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if " ERROR: " in line]
+    assert errors == [errors[0]] and "Crawl not started: database unreachable at postgresql://crawler:***@127.0.0.1:1" in errors[0]
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    assert not site.requests
+
+
+def test_feed_export_keeps_working_beside_the_database(db, crawl, tmp_path):
+    site = BooksSite(generate_books(25, seed=5))
+    out = tmp_path / "books.jsonl"
+    with serve(site) as base_url:
+        result = crawl("books", args={"start_url": base_url + "index.html"}, settings={"FEEDS": json.dumps({str(out): {"format": "jsonlines"}})})
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(b["id"] for b in exported) == sorted(site.books)
+    assert query(db, "SELECT count(*) FROM books") == [(25,)]
+
+
+def test_a_killed_run_is_merged_by_the_next_one(db, db_url):
+    """kill -9 mid-crawl: what was staged (and logged as such) lands with the next run."""
+    site = BooksSite(generate_books(300, seed=6))
+    with serve(site) as base_url:
+        command = [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={base_url}index.html",
+                   "-s", "POSTGRES_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_DELAY=0.01"]
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while query(db, "SELECT count(*) FROM staging.books")[0][0] < 30:
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        staged = {r[0] for r in query(db, "SELECT id FROM staging.books")}
+        killed = last_run(db)
+        assert killed["status"] == "running" and query(db, "SELECT count(*) FROM books") == [(0,)]
+
+        result = subprocess.run(command[:7], cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url},
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Merged the staged items of interrupted run {killed['id']}" in result.stderr
+    recovered = query(db, "SELECT status, inserted FROM crawl_runs WHERE id = %s", (killed["id"],))
+    assert recovered == [("interrupted", len(staged))]
+    assert staged <= {r[0] for r in query(db, "SELECT id FROM books WHERE first_seen_at < %s",
+                                           (last_run(db)["started_at"],))}
+    assert query(db, "SELECT count(*) FROM books") == [(300,)]
+    assert query(db, "SELECT count(*) FROM staging.books") == [(0,)]
+
+
+@pytest.mark.skipif(not (FIXTURES / "books.toscrape.com").is_dir(), reason="../shared/fixtures is absent")
+def test_site_built_from_the_real_pages_lands_all_1000_books_exactly(db, crawl):
+    books = real_books(FIXTURES)
+    site = BooksSite(books, real_templates=FIXTURES / "books.toscrape.com" / "site")
+    with serve(site) as base_url:
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in books}
+    assert counts(last_run(db)) == (1000, 0, 0, 0, 0, 0)
