@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (needs only Python 3.11+):
+#   ./dev.sh run   crawl books.toscrape.com into the embedded PostgreSQL, then serve the API
+#   ./dev.sh test  run the whole test suite (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+venv() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  # Reinstall only when requirements.txt changed since the last install.
+  if ! cmp -s requirements.txt .venv/.requirements.txt; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -r requirements.txt
+    cp requirements.txt .venv/.requirements.txt
+  fi
+  # shellcheck disable=SC1091
+  source .venv/bin/activate
+}
+
+case "${1:-}" in
+  run)
+    venv
+    python -m migrations
+    scrapy crawl books "${@:2}"
+    mkdir -p .data
+    # A development secret kept under .data/ so tokens survive restarts; production sets its own.
+    [ -s .data/jwt_secret ] || python -c "import secrets; print(secrets.token_urlsafe(48))" > .data/jwt_secret
+    export JWT_SECRET_KEY="${JWT_SECRET_KEY:-$(cat .data/jwt_secret)}"
+    if [ -n "${API_USER:-}" ]; then
+      printf '%s\n' "${API_PASSWORD:?set API_PASSWORD with API_USER}" | flask --app api create-user "$API_USER" || true
+    fi
+    exec flask --app api run --port "${PORT:-5000}"
+    ;;
+  test)
+    venv
+    exec python -m pytest "${@:2}"
+    ;;
+  *)
+    echo "usage: ./dev.sh run [scrapy crawl options] | ./dev.sh test [pytest options]" >&2
+    exit 64
+    ;;
+esac
