@@ -1,0 +1,38 @@
+"""``/api/v1/auth``: tokens for a username and password, and fresh access tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt_identity
+
+from api import users
+from api.errors import ApiError
+from api.operation import operation
+from api.schemas import AccessTokenSchema, LoginSchema, TokenPairSchema
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+
+def _access(identity: str) -> dict:
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {"access_token": create_access_token(identity), "token_type": "Bearer",
+            "expires_in": int(lifetime.total_seconds())}
+
+
+@bp.post("/login")
+@operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 503))
+def login(body):
+    """Exchange a username and password for an access token (for every other
+    endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in."""
+    user = users.authenticate(body["username"], body["password"])
+    if user is None:
+        raise ApiError(401, "invalid username or password", code="invalid_credentials")
+    identity = str(user["id"])  # the id, not the name: a re-created name gets no old tokens
+    return {**_access(identity), "refresh_token": create_refresh_token(identity)}
+
+
+@bp.post("/refresh")
+@operation("Refresh the access token", response=AccessTokenSchema, auth="refresh")
+def refresh():
+    """Send the refresh token as the Bearer token; get a new access token."""
+    return _access(get_jwt_identity())

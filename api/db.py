@@ -1,0 +1,79 @@
+"""One psycopg2 pool per app, created on first use (after gunicorn forks), and
+one connection per request in ``flask.g``, handed back on teardown.
+
+Request connections are read-only REPEATABLE READ transactions: a list page
+and its count see the same snapshot, and no code path can write.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg2
+from flask import current_app, g
+from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ, TRANSACTION_STATUS_UNKNOWN
+from psycopg2.extras import RealDictCursor
+from psycopg2.pool import ThreadedConnectionPool
+
+import migrations
+from migrations import DatabaseUnavailable
+
+_POOL = "api.db_pool"
+_pool_lock = threading.Lock()
+
+
+def init_app(app) -> None:
+    app.teardown_appcontext(_return_connection)
+
+
+def _pool(app) -> ThreadedConnectionPool:
+    with _pool_lock:
+        if _POOL not in app.extensions:
+            url = app.config["DATABASE_URL"] or migrations.database_url("API_DATABASE_URL", "DATABASE_URL")
+            app.extensions[_POOL] = ThreadedConnectionPool(
+                0, app.config["DB_POOL_MAX"], url, connect_timeout=5, application_name="books-api"
+            )
+        return app.extensions[_POOL]
+
+
+def close_pool(app) -> None:
+    """Close every pooled connection (tests and scripts that make many apps)."""
+    with _pool_lock:
+        if pool := app.extensions.pop(_POOL, None):
+            pool.closeall()
+
+
+def get_db():
+    if "db" not in g:
+        try:
+            conn = _pool(current_app._get_current_object()).getconn()
+        except psycopg2.OperationalError as exc:
+            raise DatabaseUnavailable(" ".join(str(exc).split())) from exc
+        conn.set_session(isolation_level=ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
+        g.db = conn
+    return g.db
+
+
+def _return_connection(_exc) -> None:
+    conn = g.pop("db", None)
+    if conn is None:
+        return
+    broken = bool(conn.closed) or conn.info.transaction_status == TRANSACTION_STATUS_UNKNOWN
+    if not broken:
+        try:
+            conn.rollback()  # end the read transaction
+        except psycopg2.Error:
+            broken = True  # server went away mid-request: do not pool a dead connection
+    current_app.extensions[_POOL].putconn(conn, close=broken)
+
+
+def fetch_all(statement: str, params=()) -> list[dict]:
+    with get_db().cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(statement, params)
+        return cur.fetchall()
+
+
+def fetch_one(statement: str, params=()) -> dict | None:
+    with get_db().cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute(statement, params)
+        return cur.fetchone()

@@ -1,0 +1,90 @@
+"""The OpenAPI 3 document, built by apispec from the app's own routes and the
+marshmallow schemas each ``@operation`` declares: nothing is described twice."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from werkzeug.http import HTTP_STATUS_CODES
+
+from api.schemas import ErrorSchema
+
+VERSION = "1.0.0"
+DESCRIPTION = """\
+Read-only access to the crawled books, their history, categories, crawl runs and
+model-ready training data.
+
+**Authentication**: `POST /api/v1/auth/login` with a username and password
+returns an access token; send it as `Authorization: Bearer <token>`. When it
+expires, `POST /api/v1/auth/refresh` with the refresh token as the Bearer token.
+
+**Errors** all share one JSON shape (schema `Error`): `status`, `error` (a code),
+`message`, and for invalid input `errors`, the messages per parameter.
+Unknown query parameters are errors too.
+
+**Pagination**: `GET /api/v1/books` returns `next_cursor`; pass it back as
+`cursor` with the same filters and sort until it is null.
+"""
+_RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+_ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
+               404: "No such resource", 503: "Database unavailable"}
+
+
+def build(app) -> dict:
+    spec = APISpec(title="Books API", version=VERSION, openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        declared = getattr(app.view_functions[rule.endpoint], "operation", None)
+        if declared is None:
+            raise RuntimeError(f"route {rule.rule} has no @operation: it would be undocumented")
+        path, parameters = _path(rule)
+        operations = {method.lower(): _operation(declared, rule.endpoint, parameters)
+                      for method in sorted(rule.methods - {"HEAD", "OPTIONS"})}
+        spec.path(path=path, operations=operations)
+    # apispec passes Decimal bounds through the field; JSON wants numbers, not strings.
+    return json.loads(json.dumps(spec.to_dict(), default=_number))
+
+
+def _number(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serializable: {value!r}")
+
+
+def _path(rule) -> tuple[str, list[dict]]:
+    """"/books/<int(max=9):book_id>" -> "/books/{book_id}" and its path parameter."""
+    parameters = [{"in": "path", "name": name, "required": True,
+                   "schema": {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}}
+                  for converter, name in _RULE_ARGUMENT.findall(rule.rule)]
+    return _RULE_ARGUMENT.sub(r"{\2}", rule.rule), parameters
+
+
+def _operation(declared, endpoint: str, path_parameters: list[dict]) -> dict:
+    content = {"application/json": {"schema": declared.response}} if declared.response else {}
+    statuses = {400, *declared.errors}
+    if declared.auth:
+        statuses.add(401)
+    if path_parameters:
+        statuses.add(404)
+    result = {
+        "operationId": endpoint.replace(".", "_"),
+        "tags": [endpoint.split(".")[0]],
+        "summary": declared.summary,
+        "description": declared.description,
+        "parameters": [*path_parameters, *([{"in": "query", "schema": declared.query}]
+                                           if declared.query().fields else [])],
+        "responses": {"200": {"description": "OK", "content": {**content, **declared.content}},
+                      **{str(s): {"description": _ERROR_TEXT.get(s, HTTP_STATUS_CODES[s]),
+                                  "content": {"application/json": {"schema": "Error"}}}
+                         for s in sorted(statuses)}},
+        "security": [{"bearer": []}] if declared.auth else [],
+    }
+    if declared.body:
+        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": declared.body}}}
+    return result

@@ -1,0 +1,47 @@
+"""``/api/v1/stats``: catalogue totals, and the same per category."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from api.crawls import BOOKS_SPIDER, last_finished
+from api.db import fetch_all, fetch_one
+from api.operation import operation
+from api.schemas import CategoryStatsListSchema, StatsSchema
+
+bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
+
+RATINGS = range(1, 6)
+TOTALS = f"""
+    SELECT count(*) FILTER (WHERE listed)                      AS books,
+           count(*) FILTER (WHERE NOT listed)                  AS removed,
+           count(*) FILTER (WHERE listed AND availability > 0) AS in_stock,
+           count(*) FILTER (WHERE listed AND availability = 0) AS out_of_stock,
+           coalesce(sum(availability) FILTER (WHERE listed), 0) AS units,
+           count(DISTINCT category_id) FILTER (WHERE listed)   AS categories,
+           min(price) FILTER (WHERE listed)                    AS min_price,
+           max(price) FILTER (WHERE listed)                    AS max_price,
+           round(avg(price) FILTER (WHERE listed), 2)          AS avg_price,
+           {", ".join(f"count(*) FILTER (WHERE listed AND rating = {r}) AS rating_{r}" for r in RATINGS)}
+    FROM (SELECT *, removed_at IS NULL AS listed FROM api.books) b
+"""
+
+
+@bp.get("")
+@operation("Catalogue statistics", response=StatsSchema)
+def stats():
+    """Figures over listed books (removed ones only counted), and the last finished books crawl."""
+    row = fetch_one(TOTALS)
+    last = last_finished(BOOKS_SPIDER)
+    return {**row,
+            "price": {"min": row["min_price"], "max": row["max_price"], "avg": row["avg_price"]},
+            "rating_distribution": {str(r): row[f"rating_{r}"] for r in RATINGS},
+            "last_crawl": last[0] if last else None}
+
+
+@bp.get("/categories")
+@operation("Statistics per category", response=CategoryStatsListSchema)
+def category_stats():
+    """Largest categories first; figures over listed books."""
+    return {"items": fetch_all("SELECT name, slug, book_count, in_stock, units, avg_price, min_price,"
+                               " max_price, avg_rating FROM api.categories ORDER BY book_count DESC, name")}

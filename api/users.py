@@ -1,0 +1,103 @@
+"""API users: lookup, password check, and the ``create-user``/``disable-user`` CLI.
+
+The API reads users through its read-only connection; the CLI writes through
+``ADMIN_DATABASE_URL`` (the owner's ``DATABASE_URL``), migrating first.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+import psycopg2
+from flask import current_app
+from flask.cli import with_appcontext
+from werkzeug.security import check_password_hash, generate_password_hash
+
+import migrations
+from api.db import fetch_one
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def find_active(user_id) -> dict | None:
+    """The active user a token's subject names, or None."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    return fetch_one("SELECT id, username FROM api_users WHERE id = %s AND active", (user_id,))
+
+
+def authenticate(username: str, password: str) -> dict | None:
+    user = fetch_one("SELECT id, username, password_hash FROM api_users WHERE username = %s AND active", (username,))
+    # Hash even for unknown users so the answer's timing does not reveal which names exist.
+    valid = check_password_hash(user["password_hash"] if user else _decoy_hash(), password)
+    return {"id": user["id"], "username": user["username"]} if user and valid else None
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return generate_password_hash("not a password")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(disable_user)
+
+
+def _admin_connection():
+    config = current_app.config
+    try:
+        conn = migrations.connect(config["ADMIN_DATABASE_URL"] or config["DATABASE_URL"] or migrations.database_url())
+    except migrations.DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    migrations.migrate(conn)
+    return conn
+
+
+def _read_password() -> str:
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return stdin.readline().rstrip("\r\n")
+
+
+@click.command("create-user")
+@click.argument("username")
+@with_appcontext
+def create_user(username: str) -> None:
+    """Create an API user; the password comes from stdin, or a prompt on a terminal."""
+    password = _read_password()
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    conn = _admin_connection()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO api_users (username, password_hash) VALUES (%s, %s)",
+                        (username, generate_password_hash(password)))
+    except psycopg2.errors.UniqueViolation:
+        raise click.ClickException(f"user {username!r} already exists") from None
+    except psycopg2.errors.CheckViolation:
+        raise click.ClickException(
+            f"invalid user name {username!r}: letters, digits and _ . @ -, at most 64 characters") from None
+    finally:
+        conn.close()
+    click.echo(f"created user {username}")
+
+
+@click.command("disable-user")
+@click.argument("username")
+@with_appcontext
+def disable_user(username: str) -> None:
+    """Disable an API user: their tokens stop working at once."""
+    conn = _admin_connection()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE api_users SET active = false WHERE username = %s", (username,))
+            found = cur.rowcount == 1
+    finally:
+        conn.close()
+    if not found:
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(f"disabled user {username}")

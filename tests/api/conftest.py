@@ -1,0 +1,140 @@
+"""API fixtures: one catalogue of 1000 books loaded by the pipelines' SQL and kept
+across tests until a test empties the database (through ``db``), an app on the
+test database, and tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from flask_jwt_extended import create_access_token
+from werkzeug.security import generate_password_hash
+
+from api import create_app
+from api.db import close_pool
+from tests.api.fill import load_books
+from tests.sites.books import generate_books
+
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+_catalogue = {}
+
+
+@dataclass
+class Catalogue:
+    books: dict  # id -> SiteBook as the database now holds it
+    removed: set[int]  # absent from the second (complete) run
+    changed: set[int]  # price and stock changed by the second run
+    runs: list[int]
+
+    @property
+    def listed(self) -> dict:
+        return {i: b for i, b in self.books.items() if i not in self.removed}
+
+
+@pytest.fixture
+def db(db):
+    """The shared ``db`` fixture empties every table: the catalogue must be reloaded after it."""
+    _catalogue.clear()
+    yield db
+
+
+@pytest.fixture
+def catalogue(db_url) -> Catalogue:
+    """1000 generated books crawled twice: the second run changes the price and stock
+    of every 20th book and no longer sees every 25th (so those are removed)."""
+    if not _catalogue:
+        import migrations
+
+        conn = migrations.connect(db_url)
+        with conn, conn.cursor() as cur:  # the crawl's tables only: users made by fixtures stay
+            cur.execute("TRUNCATE crawl_runs, categories, books, book_history, rejects, staging.books"
+                        " RESTART IDENTITY CASCADE")
+        books = generate_books(1000)
+        books[-7] = dataclasses.replace(books[-7], title="100% Pure_Joy \\ Back")  # LIKE metacharacters
+        first = load_books(conn, books)
+        changed = {b.id for b in books if b.id % 20 == 0}
+        removed = {b.id for b in books if b.id % 25 == 0}
+        current = [dataclasses.replace(b, price_incl_tax=b.price_incl_tax + Decimal("1.01"),
+                                       price_excl_tax=b.price_excl_tax + Decimal("1.01"),
+                                       availability=(b.availability + 3) % 23) if b.id in changed else b
+                   for b in books]
+        second = load_books(conn, [b for b in current if b.id not in removed])
+        conn.close()
+        _catalogue["value"] = Catalogue({b.id: b for b in current}, removed, changed - removed, [first, second])
+    return _catalogue["value"]
+
+
+def make_app(db_url: str, **config):
+    return create_app({"TESTING": True, "DATABASE_URL": db_url, "ADMIN_DATABASE_URL": db_url,
+                       "JWT_SECRET_KEY": SECRET, **config})
+
+
+@pytest.fixture
+def app(db_url):
+    app = make_app(db_url)
+    yield app
+    close_pool(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return generate_password_hash(PASSWORD)
+
+
+@pytest.fixture
+def user(db_url, password_hash) -> dict:
+    """An active user "reader" (re-created if a test emptied or disabled it)."""
+    import migrations
+
+    conn = migrations.connect(db_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO api_users (username, password_hash) VALUES ('reader', %s)"
+                    " ON CONFLICT (username) DO UPDATE SET active = true, password_hash = EXCLUDED.password_hash"
+                    " RETURNING id", (password_hash,))
+        user_id = cur.fetchone()[0]
+    conn.close()
+    return {"id": user_id, "username": "reader", "password": PASSWORD}
+
+
+@pytest.fixture
+def auth(app, user) -> dict:
+    """Headers with a valid access token for ``user``."""
+    with app.app_context():
+        return {"Authorization": f"Bearer {create_access_token(str(user['id']))}"}
+
+
+def walk(client, headers: dict, **params) -> list[dict]:
+    """Every item of a books listing, following next_cursor to the end."""
+    items, cursor, pages = [], None, 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/books", query_string=query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        page = response.get_json()
+        items += page["items"]
+        pages += 1
+        assert pages <= 1001, "the cursor walk does not end"
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert len(page["items"]) == int(params.get("limit", 20))
+
+
+def assert_error(response, status: int, *fields: str) -> dict:
+    """A JSON error of the one shape, naming ``fields``."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == status and body["error"] and body["message"]
+    assert set(fields) <= set(body.get("errors", {})), body
+    for name in fields:
+        assert name in body["message"]
+    return body
