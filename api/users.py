@@ -7,6 +7,7 @@ The API reads users through its read-only connection; the CLI writes through
 from __future__ import annotations
 
 import functools
+import sys
 
 import click
 import psycopg2
@@ -57,10 +58,9 @@ def _admin_connection():
 
 
 def _read_password() -> str:
-    stdin = click.get_text_stream("stdin")
-    if stdin.isatty():
+    if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return stdin.readline().rstrip("\r\n")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @click.command("create-user")

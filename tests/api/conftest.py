@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from flask_jwt_extended import create_access_token
@@ -17,7 +18,8 @@ from api.db import close_pool
 from tests.api.fill import load_books
 from tests.sites.books import generate_books
 
-SECRET = "test-secret-" + "x" * 40
+ROOT_DIR = Path(__file__).resolve().parents[2]
+SECRET = "test-secret-" + "x" * 60
 PASSWORD = "correct horse battery"
 _catalogue = {}
 
