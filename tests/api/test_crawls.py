@@ -1,0 +1,40 @@
+"""/api/v1/crawls: newest first, filters, limit."""
+
+from __future__ import annotations
+
+from tests.api.conftest import assert_error
+from tests.api.fill import load_books
+from tests.conftest import query
+from tests.sites.books import generate_books
+
+
+def test_crawls(db, client, auth):
+    books = generate_books(30)
+    first = load_books(db, books)
+    second = load_books(db, books[:10], complete=False)
+    other = load_books(db, [], spider="vitibrasil")
+    query(db, "INSERT INTO crawl_runs (spider) VALUES ('books') RETURNING id")  # still running
+    items = client.get("/api/v1/crawls", headers=auth).get_json()["items"]
+    assert [c["id"] for c in items] == [4, other, second, first]
+    running, _, partial, full = items
+    assert running["status"] == "running" and running["finished_at"] is None
+    assert (full["inserted"], full["complete"]) == (30, True)
+    assert (partial["unchanged"], partial["removed"], partial["complete"]) == (10, 0, False)
+
+    def ids(**params):
+        response = client.get("/api/v1/crawls", query_string=params, headers=auth)
+        return [c["id"] for c in response.get_json()["items"]]
+
+    assert ids(spider="vitibrasil") == [other]
+    assert ids(status="running") == [4]
+    assert ids(spider="books", status="finished") == [second, first]
+    assert ids(limit=2) == [4, other]
+    assert ids(spider="nope") == []
+    health = client.get("/api/v1/health").get_json()
+    assert {(c["spider"], c["id"]) for c in health["last_crawls"]} == {("books", second), ("vitibrasil", other)}
+
+
+def test_crawls_bad_input(client, auth):
+    assert_error(client.get("/api/v1/crawls?status=done", headers=auth), 400, "status")
+    assert_error(client.get("/api/v1/crawls?limit=0", headers=auth), 400, "limit")
+    assert_error(client.get("/api/v1/crawls?since=2020", headers=auth), 400, "since")

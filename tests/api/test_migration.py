@@ -1,0 +1,124 @@
+"""migrations/0002_api.sql: the read-only role runs the whole API and cannot write."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn
+
+import migrations
+from api.db import close_pool
+from tests.api.conftest import PASSWORD, make_app, walk
+from tests.api.test_auth import PROTECTED, PUBLIC
+from tests.conftest import query
+
+
+@pytest.fixture
+def reader_url(db_url):
+    """A LOGIN role granted api_reader, as docs/api.md tells operators to create; dropped afterwards."""
+    role, password = f"api_login_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = migrations.connect(db_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE api_reader").format(sql.Identifier(role)),
+                    (password,))
+    yield make_dsn(db_url, user=role, password=password)
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+        cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    admin.close()
+
+
+def test_role_is_nologin_and_read_only_everywhere(db):
+    [(can_login,)] = query(db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'api_reader'")
+    assert can_login is False
+    rows = query(db, """
+        SELECT format('%%I.%%I', n.nspname, c.relname), privilege
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+             unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS privilege
+        WHERE c.relkind IN ('r', 'v', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND has_table_privilege('api_reader', c.oid, privilege)""")
+    assert rows == []
+    readable = {r[0] for r in query(db, """
+        SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND has_table_privilege('api_reader', c.oid, 'SELECT')""")}
+    assert readable == {"api.books", "api.categories", "api.training_data", "public.book_history",
+                        "public.crawl_runs", "public.api_users", "public.schema_migrations"}
+
+
+def test_the_whole_api_runs_under_the_role(reader_url, catalogue, user):
+    app = make_app(reader_url)
+    client = app.test_client()
+    tokens = client.post("/api/v1/auth/login", json={"username": "reader", "password": PASSWORD}).get_json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.post("/api/v1/auth/refresh",
+                       headers={"Authorization": f"Bearer {tokens['refresh_token']}"}).status_code == 200
+    for path in PUBLIC + PROTECTED:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.get_data(as_text=True))
+        response.close()
+    assert len(walk(client, headers, limit=100, include_removed="true", sort="-title")) == 1000
+    assert client.get("/api/v1/ml/training-data?format=csv", headers=headers).get_data(as_text=True).count("\n") == 961
+    assert client.get("/api/v1/health").get_json()["schema_version"]
+    close_pool(app)
+
+
+WRITES = [
+    "INSERT INTO books SELECT * FROM books LIMIT 1",
+    "UPDATE books SET price = 0",
+    "DELETE FROM books",
+    "TRUNCATE books",
+    "INSERT INTO api_users (username, password_hash) VALUES ('intruder', 'x')",
+    "UPDATE api_users SET active = true",
+    "DELETE FROM api_users",
+    "UPDATE crawl_runs SET status = 'failed'",
+    "DELETE FROM book_history",
+    "INSERT INTO categories (name) VALUES ('Intrusion')",
+    "INSERT INTO staging.books (run_id, scraped_at) VALUES (1, now())",
+    "SELECT * FROM staging.books",
+    "SELECT * FROM rejects",
+    "SELECT * FROM merge_books(1, true)",
+    "CREATE TABLE public.intruder (id int)",
+    "CREATE VIEW api.intruder AS SELECT 1",
+]
+
+
+@pytest.mark.parametrize("statement", WRITES)
+def test_the_role_cannot_write(reader_url, catalogue, statement):
+    conn = psycopg2.connect(reader_url)  # a plain read-write session: only the privileges stop it
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    conn.close()
+
+
+def test_cli_under_the_role_reports_the_refusal(reader_url, db, user):
+    app = make_app(reader_url, ADMIN_DATABASE_URL=reader_url)
+    result = app.test_cli_runner().invoke(args=["create-user", "intruder"], input="long enough\n")
+    assert result.exit_code != 0
+    assert query(db, "SELECT count(*) FROM api_users WHERE username = 'intruder'") == [(0,)]
+    close_pool(app)
+
+
+def test_migration_is_repeatable_on_another_database(db_url):
+    """The role already exists (cluster-wide): a second database migrates and gets its own grants."""
+    admin = migrations.connect(db_url)
+    admin.autocommit = True
+    name = f"test_second_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        conn = migrations.connect(make_dsn(db_url, dbname=name))
+        assert "0002_api" in migrations.migrate(conn)
+        assert query(conn, "SELECT has_table_privilege('api_reader', 'api.books', 'SELECT'),"
+                           " has_database_privilege('api_reader', current_database(), 'CONNECT')") == [(True, True)]
+        conn.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
