@@ -29,3 +29,12 @@ DATABASE_URL = os.environ.get("DATABASE_URL")
 POSTGRES_ITEM_CLASSES = ["crawler.items.BookItem"]
 POSTGRES_BATCH_SIZE = 500
 POSTGRES_FLUSH_SECONDS = 5.0
+
+# Progress in the log (pages, items and their rates per minute) every LOGSTATS_INTERVAL seconds.
+LOGSTATS_INTERVAL = float(os.environ.get("LOGSTATS_INTERVAL", 60))
+
+# LOG_FORMAT=json in the environment: JSON log lines from crawler/logs.py instead
+# of Scrapy's text handler (its own LOG_FORMAT setting, a %-format, is left alone).
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    LOG_INSTALL_ROOT_HANDLER = False
+    EXTENSIONS = {"crawler.logs.JsonLogs": 0}
