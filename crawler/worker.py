@@ -1,0 +1,303 @@
+"""``python -m crawler.worker``: crawl each spider on its schedule (crawler/schedules.py).
+
+Every crawl is ``scrapy crawl <spider>`` in a child process, run only while
+this process holds a PostgreSQL advisory lock keyed by the spider, on a
+connection of its own: two crawls of one spider never overlap, whichever
+worker process or dyno they start from. Each firing is logged and recorded in
+``scheduled_crawls``: skipped (the lock is held elsewhere), or the crawl's end
+with its exit code and ``crawl_runs`` row. A failed crawl does not stop the worker.
+
+SIGTERM or SIGINT: no new crawl starts, the running ones get one SIGTERM and
+stop gracefully (Scrapy merges what they staged and marks the run
+interrupted); after WORKER_STOP_TIMEOUT seconds (default 25: Heroku kills at
+30) stragglers are killed and their staged items merged here before exiting.
+
+Exit status: 0 after a stop by signal, 2 when the configuration or the
+database is unusable at start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from scrapy.spiderloader import get_spider_loader
+from scrapy.utils.misc import load_object
+from scrapy.utils.project import get_project_settings
+
+import migrations
+from crawler import logs, schedules
+from crawler.schedules import Schedule, ScheduleError
+from crawler.store import CrawlStore
+
+logger = logging.getLogger("crawler.worker")
+
+SPIDER_LOCK_NAMESPACE = 72_311_003  # first key of pg_try_advisory_lock(int, int); the second is lock_key(spider)
+RECORD_SECONDS = 4  # after the stop timeout: time left to kill stragglers and record them before Heroku's SIGKILL
+WORKER_NAME = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()  # as crawl_runs.host, which the crawl writes
+
+
+def lock_key(spider: str) -> int:
+    return zlib.crc32(spider.encode()) & 0x7FFF_FFFF
+
+
+class Worker:
+    def __init__(self, schedule_list: list[Schedule], url: str, item_classes: list, stop_timeout: float):
+        self.schedules = schedule_list
+        self.url = url
+        self.item_classes = item_classes
+        self.stop_timeout = stop_timeout
+        self.stopping = threading.Event()
+        self.children: set[subprocess.Popen] = set()
+        self.children_lock = threading.Lock()
+        self.jobs = 0
+        self.jobs_done = threading.Condition()
+        # Heroku signals every process of a dyno: the crawl gets its SIGTERM
+        # there, and a second one would make Scrapy stop uncleanly.
+        self.forward_sigterm = "DYNO" not in os.environ
+        self.scheduler = BlockingScheduler(
+            # Overlapping firings still run, to be refused by the lock and recorded.
+            job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": 60},
+        )
+
+    def run(self) -> int:
+        for schedule in self.schedules:
+            self.scheduler.add_job(self.crawl, schedule.trigger, args=[schedule], id=schedule.spider,
+                                         name=f"crawl {schedule.spider}")
+            logger.info("Scheduled %s at %r with arguments %s", schedule.spider, schedule.spec, schedule.args,
+                        extra={"spider": schedule.spider, "schedule": schedule.spec})
+        # Handlers once the scheduler runs, so that a stop can always shut it down;
+        # before that no crawl exists and the default action (exit) is right.
+        self.scheduler.add_listener(self._install_signal_handlers, EVENT_SCHEDULER_STARTED)
+        self.scheduler.start()
+        self._finish_crawls()
+        logger.info("Worker stopped")
+        return 0
+
+    # Signals ----------------------------------------------------------------------
+    def _install_signal_handlers(self, _event) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for job in self.scheduler.get_jobs():
+            logger.info("Next crawl of %s at %s", job.id, job.next_run_time, extra={"spider": job.id})
+
+    def _stop(self, signum, _frame) -> None:
+        # No logging here: the interrupted code may be writing to the same stream.
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        with self.children_lock:
+            children = list(self.children)
+        if self.forward_sigterm:
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signal.SIGTERM)
+        # shutdown() takes locks the interrupted main loop may hold: from another thread.
+        threading.Thread(target=self._shutdown_scheduler, daemon=True).start()
+
+    def _shutdown_scheduler(self) -> None:
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+
+    def _finish_crawls(self) -> None:
+        """Wait for running crawls to stop; kill them at the timeout, then let their jobs record it."""
+        with self.jobs_done:
+            if self.jobs:
+                logger.info("Stopping: waiting up to %ss for %d crawl(s)", self.stop_timeout, self.jobs)
+            if self.jobs_done.wait_for(lambda: not self.jobs, timeout=self.stop_timeout):
+                return
+        with self.children_lock:
+            stragglers = list(self.children)
+        for child in stragglers:
+            logger.warning("Crawl pid %s still running after %ss: killing it", child.pid, self.stop_timeout)
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+        with self.jobs_done:
+            self.jobs_done.wait_for(lambda: not self.jobs, timeout=RECORD_SECONDS)
+
+    # One firing of a schedule --------------------------------------------------------
+    def crawl(self, schedule: Schedule) -> None:
+        with self.jobs_done:
+            self.jobs += 1
+        try:
+            if not self.stopping.is_set():
+                self._crawl(schedule)
+        except Exception:
+            logger.exception("Scheduled crawl of %s: the worker failed", schedule.spider,
+                             extra={"spider": schedule.spider})
+        finally:
+            with self.jobs_done:
+                self.jobs -= 1
+                self.jobs_done.notify_all()
+
+    def _crawl(self, schedule: Schedule) -> None:
+        spider = schedule.spider
+        try:
+            conn = migrations.connect(self.url, application_name=f"crawl worker {WORKER_NAME}",
+                                      keepalives=1, keepalives_idle=60)
+        except migrations.DatabaseUnavailable as exc:
+            logger.error("Crawl of %s not started: %s", spider, exc, extra={"spider": spider, "outcome": "failed"})
+            return
+        conn.autocommit = True
+        try:  # closing the connection releases the lock, whatever happens
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (SPIDER_LOCK_NAMESPACE, lock_key(spider)))
+                if not cur.fetchone()[0]:
+                    self._skip(cur, spider)
+                    return
+                self._run_locked(cur, schedule)
+        finally:
+            conn.close()
+
+    def _skip(self, cur, spider: str) -> None:
+        # The holder's connection names its worker (application_name), from the moment it has the lock.
+        cur.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (SPIDER_LOCK_NAMESPACE, lock_key(spider)),
+        )
+        holder = cur.fetchone()
+        detail = f"another crawl of {spider} is running (lock held by {holder[0] if holder and holder[0] else 'another session'})"
+        cur.execute(
+            "INSERT INTO scheduled_crawls (spider, outcome, finished_at, worker, detail)"
+            " VALUES (%s, 'skipped', now(), %s, %s)",
+            (spider, WORKER_NAME, detail),
+        )
+        logger.warning("Crawl of %s skipped: %s", spider, detail, extra={"spider": spider, "outcome": "skipped"})
+
+    def _run_locked(self, cur, schedule: Schedule) -> None:
+        spider = schedule.spider
+        # Holding the lock, no crawl of this spider runs: a 'running' row is a dead worker's.
+        cur.execute(
+            "UPDATE scheduled_crawls SET outcome = 'interrupted', finished_at = now(),"
+            " detail = 'the worker stopped before the crawl ended'"
+            " WHERE spider = %s AND outcome = 'running'",
+            (spider,),
+        )
+        cur.execute(
+            "INSERT INTO scheduled_crawls (spider, worker) VALUES (%s, %s) RETURNING id, started_at",
+            (spider, WORKER_NAME),
+        )
+        record_id, started_at = cur.fetchone()
+        began = time.monotonic()
+        child = self._spawn(schedule)
+        if child is None:
+            self._record(cur, record_id, "interrupted", None, None, "the worker was stopping; crawl not started")
+            return
+        logger.info("Crawl of %s started (pid %s)", spider, child.pid, extra={"spider": spider, "pid": child.pid})
+        try:
+            code = child.wait()
+        finally:
+            with self.children_lock:
+                self.children.discard(child)
+        run = self._run_of(cur, spider, child.pid, started_at)
+        if run and run["status"] == "running":  # killed before its merge: merge now, as the next run would
+            run = self._recover(cur, spider, run)
+        outcome, detail = self._outcome(code, run)
+        self._record(cur, record_id, outcome, code, run and run["id"], detail)
+        counts = {k: run[k] for k in ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")} if run else {}
+        fields = {"spider": spider, "outcome": outcome, "exit_code": code, "run_id": run and run["id"],
+                  "duration_s": round(time.monotonic() - began, 3), **counts}
+        level = logging.INFO if outcome == "finished" else logging.WARNING if outcome == "interrupted" else logging.ERROR
+        logger.log(level, "Crawl of %s %s (exit code %s): %s", spider, outcome, code, detail, extra=fields)
+
+    def _spawn(self, schedule: Schedule) -> subprocess.Popen | None:
+        command = [sys.executable, "-m", "scrapy", "crawl", schedule.spider]
+        for name, value in schedule.args.items():
+            command += ["-a", f"{name}={value}"]
+        with self.children_lock:
+            if self.stopping.is_set():
+                return None
+            # Own session: a terminal's Ctrl-C reaches the worker only, which forwards exactly one SIGTERM.
+            child = subprocess.Popen(command, cwd=migrations.ROOT, start_new_session=True)
+            self.children.add(child)
+        return child
+
+    @staticmethod
+    def _run_of(cur, spider: str, pid: int, since) -> dict | None:
+        cur.execute(
+            "SELECT id, status, finish_reason, inserted, updated, unchanged, removed, rejected, duplicates"
+            " FROM crawl_runs WHERE spider = %s AND host = %s AND pid = %s AND started_at >= %s"
+            " ORDER BY id DESC LIMIT 1",
+            (spider, HOST, pid, since),
+        )
+        row = cur.fetchone()
+        return dict(zip([d.name for d in cur.description], row)) if row else None
+
+    def _recover(self, cur, spider: str, run: dict) -> dict:
+        store = CrawlStore.open(self.url, self.item_classes)
+        try:
+            for run_id, counts in store.recover_orphans(spider):
+                logger.warning("Merged the staged items of interrupted run %s: %s", run_id, counts,
+                               extra={"spider": spider, "run_id": run_id})
+        finally:
+            store.close()
+        cur.execute(
+            "SELECT id, status, finish_reason, inserted, updated, unchanged, removed, rejected, duplicates"
+            " FROM crawl_runs WHERE id = %s",
+            (run["id"],),
+        )
+        return dict(zip([d.name for d in cur.description], cur.fetchone()))
+
+    def _outcome(self, code: int, run: dict | None) -> tuple[str, str]:
+        if run:
+            detail = f"crawl run {run['id']} {run['status']} ({run['finish_reason']})"
+            return ("finished" if code == 0 else run["status"]), detail
+        if code == 2:
+            return "failed", "database unreachable from the crawl"
+        if code < 0:
+            return ("interrupted" if self.stopping.is_set() else "failed"), f"killed by {signal.Signals(-code).name} before a crawl run began"
+        return ("interrupted" if self.stopping.is_set() else "failed"), "ended before a crawl run began (see its log: arguments?)"
+
+    @staticmethod
+    def _record(cur, record_id: int, outcome: str, code: int | None, run_id: int | None, detail: str) -> None:
+        cur.execute(
+            "UPDATE scheduled_crawls SET outcome = %s, finished_at = now(), exit_code = %s, run_id = %s, detail = %s"
+            " WHERE id = %s",
+            (outcome, code, run_id, detail, record_id),
+        )
+
+
+def main() -> int:
+    logs.configure()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # the worker logs each crawl itself
+    settings = get_project_settings()
+    spiders = get_spider_loader(settings).list()
+    try:
+        schedule_list = schedules.load(os.environ, spiders)
+        stop_timeout = float(os.environ.get("WORKER_STOP_TIMEOUT", 25))
+    except (ScheduleError, ValueError) as exc:
+        logger.error("Worker not started: %s", exc)
+        return 2
+    if not schedule_list:
+        names = ", ".join(schedules.SCHEDULE_PREFIX + schedules.env_suffix(s) for s in spiders)
+        logger.error("Worker not started: no spider has a schedule; set one of %s", names)
+        return 2
+    url = settings.get("DATABASE_URL") or migrations.database_url()
+    try:
+        conn = migrations.connect(url)
+    except migrations.DatabaseUnavailable as exc:
+        logger.error("Worker not started: %s", exc)
+        return 2
+    with conn:
+        migrations.migrate(conn)  # scheduled_crawls must exist before the first firing
+    conn.close()
+    item_classes = [load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")]
+    return Worker(schedule_list, url, item_classes, stop_timeout).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
