@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import auth, books, categories, crawls, db, docs, errors, health, ml, settings, stats, tokens, users
+from api import auth, books, categories, crawls, db, docs, errors, health, ml, request_log, settings, stats, tokens, users
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, docs.bp)
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
+    request_log.init_app(app)  # first: its before_request runs before any other
     app.config.from_mapping(settings.from_environment())
     app.config.update(config or {})
     settings.check_secret(app.config)

@@ -67,7 +67,7 @@ def test_release_applies_every_migration_to_an_empty_database(empty_database, tm
 @pytest.mark.skipif(importlib.util.find_spec("api") is None, reason="the api package is not there yet")
 def test_web_answers_health(db_url, tmp_path):
     port = free_port()
-    env = {"DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "1",
+    env = {"DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "1", "LOG_FORMAT": "json",
            "JWT_SECRET_KEY": secrets.token_urlsafe(48)}
     log = tmp_path / "web.log"
     with process("web", env, log) as child:
@@ -75,15 +75,29 @@ def test_web_answers_health(db_url, tmp_path):
         while True:
             assert child.poll() is None and time.monotonic() < deadline, log.read_text()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=5) as response:
-                    status, body = response.status, json.load(response)
+                health = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/health",
+                                                headers={"X-Request-ID": "req-health-1"})
+                with urllib.request.urlopen(health, timeout=5) as response:
+                    status, body, request_id = response.status, json.load(response), response.headers["X-Request-ID"]
                 break
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as unauthorized:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/books/7", timeout=5)
         os.killpg(child.pid, signal.SIGTERM)
         assert child.wait(timeout=40) == 0, log.read_text()
-    assert status == 200 and body["database"] == "up"
+    assert status == 200 and body["database"] == "up" and request_id == "req-health-1"
     assert body["schema_version"] == migrations.migration_files()[-1].stem
+
+    # One JSON line per request: request id, route, status, duration.
+    requests = [e for e in map(json.loads, filter(lambda line: line.startswith("{"), log.read_text().splitlines()))
+                if e["logger"] == "api.requests"]
+    ok = [e for e in requests if e["request_id"] == "req-health-1"]
+    assert ok and ok[0]["route"] == "/api/v1/health" and ok[0]["status"] == 200 and ok[0]["duration_ms"] >= 0
+    denied = requests[-1]
+    assert (denied["method"], denied["route"], denied["path"], denied["status"]) == (
+        "GET", "/api/v1/books/<int(max=2147483647):book_id>", "/api/v1/books/7", 401)
+    assert denied["request_id"] == unauthorized.value.headers["X-Request-ID"]
 
 
 def test_worker_starts_and_stops_on_sigterm(db_url, tmp_path):
