@@ -30,3 +30,38 @@ class BookItem:
     dedup_key: ClassVar[tuple[str, ...]] = ("upc",)
     staging_table: ClassVar[str] = "staging.books"
     merge_function: ClassVar[str] = "merge_books"
+
+
+@dataclass
+class ObservationItem:
+    """One figure of a Vitibrasil table (see crawler.vitibrasil.observations for NULL and 0)."""
+
+    dataset: str | None = None
+    year: int | None = None
+    category: str | None = None  # None for trade tables
+    item: str | None = None
+    is_category: bool | None = None
+    quantity: Decimal | None = None
+    value_usd: Decimal | None = None  # trade tables only
+
+    dedup_key: ClassVar[tuple[str, ...]] = ("dataset", "category", "item", "year")
+    staging_table: ClassVar[str] = "staging.vitibrasil_observations"
+    merge_function: ClassVar[str] = "vitibrasil.merge_observations"
+
+
+@dataclass
+class RawFileItem:
+    """A downloaded Vitibrasil CSV or year page, kept so observations can be rebuilt without crawling."""
+
+    sha256: str | None = None  # of body
+    dataset: str | None = None
+    kind: str | None = None  # "csv" or "page"
+    year: int | None = None  # pages only
+    url: str | None = None
+    content_type: str | None = None
+    body: bytes | None = None
+    fetched_at: datetime | None = None
+
+    dedup_key: ClassVar[tuple[str, ...]] = ("sha256",)
+    staging_table: ClassVar[str] = "staging.vitibrasil_raw_files"
+    merge_function: ClassVar[str] = "vitibrasil.merge_raw_files"
