@@ -30,7 +30,7 @@ class ValidationPipeline:
         schema = self.schemas.get(type(item))
         if schema is None:
             raise TypeError(f"no validation schema for {type(item).__name__}")
-        if errors := schema.validate(ItemAdapter(item).asdict()):
+        if errors := schema.validate(dict(ItemAdapter(item))):
             self.stats.inc_value("validation/rejected")
             raise InvalidItem(errors)
         return item
