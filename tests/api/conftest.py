@@ -5,14 +5,18 @@ test database, and tokens."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from flask_jwt_extended import create_access_token
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn
 from werkzeug.security import generate_password_hash
 
+import migrations
 from api import create_app
 from api.db import close_pool
 from tests.api.fill import load_books
@@ -48,8 +52,6 @@ def catalogue(db_url) -> Catalogue:
     """1000 generated books crawled twice: the second run changes the price and stock
     of every 20th book and no longer sees every 25th (so those are removed)."""
     if not _catalogue:
-        import migrations
-
         conn = migrations.connect(db_url)
         with conn, conn.cursor() as cur:  # the crawl's tables only: users made by fixtures stay
             cur.execute("TRUNCATE crawl_runs, categories, books, book_history, rejects, staging.books"
@@ -86,6 +88,22 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def reader_url(db_url):
+    """A LOGIN role granted api_reader, as docs/api.md tells operators to create; dropped afterwards."""
+    role, password = f"api_login_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = migrations.connect(db_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE api_reader").format(sql.Identifier(role)),
+                    (password,))
+    yield make_dsn(db_url, user=role, password=password)
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+        cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    admin.close()
+
+
 @pytest.fixture(scope="session")
 def password_hash() -> str:
     return generate_password_hash(PASSWORD)
@@ -94,8 +112,6 @@ def password_hash() -> str:
 @pytest.fixture
 def user(db_url, password_hash) -> dict:
     """An active user "reader" (re-created if a test emptied or disabled it)."""
-    import migrations
-
     conn = migrations.connect(db_url)
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO api_users (username, password_hash) VALUES ('reader', %s)"

@@ -16,22 +16,6 @@ from tests.api.test_auth import PROTECTED, PUBLIC
 from tests.conftest import query
 
 
-@pytest.fixture
-def reader_url(db_url):
-    """A LOGIN role granted api_reader, as docs/api.md tells operators to create; dropped afterwards."""
-    role, password = f"api_login_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    admin = migrations.connect(db_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE api_reader").format(sql.Identifier(role)),
-                    (password,))
-    yield make_dsn(db_url, user=role, password=password)
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
-        cur.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
-    admin.close()
-
-
 def test_role_is_nologin_and_read_only_everywhere(db):
     [(can_login,)] = query(db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'api_reader'")
     assert can_login is False
