@@ -30,9 +30,12 @@ def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
             url = app.config["DATABASE_URL"] or migrations.database_url("API_DATABASE_URL", "DATABASE_URL")
-            app.extensions[_POOL] = ThreadedConnectionPool(
-                0, app.config["DB_POOL_MAX"], url, connect_timeout=5, application_name="books-api"
-            )
+            pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], url, connect_timeout=5,
+                                          application_name="books-api")
+            # psycopg2 closes returned connections beyond minconn, and opens minconn of them up
+            # front: start with one, then keep every connection made, up to the maximum.
+            pool.minconn = pool.maxconn
+            app.extensions[_POOL] = pool
         return app.extensions[_POOL]
 
 
