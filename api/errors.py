@@ -13,9 +13,11 @@ from psycopg2.pool import PoolError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api.schemas import ErrorSchema
 from migrations import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
+_error_schema = ErrorSchema()
 
 
 class ApiError(Exception):
@@ -30,7 +32,7 @@ def error_response(status: int, message: str, errors: dict | None = None, *,
     body = {"status": status, "error": code or status_code(status), "message": message}
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
+    response = jsonify(_error_schema.dump(body))
     response.status_code = status
     response.headers.update(headers or {})
     return response

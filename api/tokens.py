@@ -20,8 +20,9 @@ def init_app(app) -> None:
 
 
 def unauthorized(code: str, message: str):
-    return error_response(401, message, code=code,
-                          headers={"WWW-Authenticate": f'Bearer error="{code}", error_description="{message}"'})
+    # RFC 6750: no error attribute when no token came, invalid_token for every bad one.
+    challenge = 'Bearer realm="books-api"' + ("" if code == "missing_token" else ', error="invalid_token"')
+    return error_response(401, message, code=code, headers={"WWW-Authenticate": challenge})
 
 
 @jwt.user_lookup_loader

@@ -130,7 +130,7 @@ def test_forged_and_malformed_tokens_get_json_401(client, user, auth):
         response = client.get(BOOKS, headers=bearer(token))
         assert response.status_code == 401, (name, response.get_data(as_text=True))
         assert_error(response, 401)
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="books-api", error="invalid_token"'
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": ""}, {"Authorization": "Bearer"},
@@ -139,6 +139,10 @@ def test_forged_and_malformed_tokens_get_json_401(client, user, auth):
 def test_missing_or_malformed_header(client, user, headers):
     body = assert_error(client.get(BOOKS, headers=headers), 401)
     assert body["error"] in ("missing_token", "invalid_token")
+
+
+def test_no_token_challenge_has_no_error(client):
+    assert client.get(BOOKS).headers["WWW-Authenticate"] == 'Bearer realm="books-api"'
 
 
 def test_token_kinds_are_not_interchangeable(client, user):
