@@ -47,6 +47,7 @@ SPIDER_LOCK_NAMESPACE = 72_311_003  # first key of pg_try_advisory_lock(int, int
 RECORD_SECONDS = 4  # after the stop timeout: time left to kill stragglers and record them before Heroku's SIGKILL
 WORKER_NAME = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
 HOST = socket.gethostname()  # as crawl_runs.host, which the crawl writes
+COUNTS = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")
 
 
 def lock_key(spider: str) -> int:
@@ -170,7 +171,8 @@ class Worker:
             (SPIDER_LOCK_NAMESPACE, lock_key(spider)),
         )
         holder = cur.fetchone()
-        detail = f"another crawl of {spider} is running (lock held by {holder[0] if holder and holder[0] else 'another session'})"
+        holder = holder[0] if holder and holder[0] else "another session"
+        detail = f"another crawl of {spider} is running (lock held by {holder})"
         cur.execute(
             "INSERT INTO scheduled_crawls (spider, outcome, finished_at, worker, detail)"
             " VALUES (%s, 'skipped', now(), %s, %s)",
@@ -208,10 +210,10 @@ class Worker:
             run = self._recover(cur, spider, run)
         outcome, detail = self._outcome(code, run)
         self._record(cur, record_id, outcome, code, run and run["id"], detail)
-        counts = {k: run[k] for k in ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")} if run else {}
+        counts = {k: run[k] for k in COUNTS} if run else {}
         fields = {"spider": spider, "outcome": outcome, "exit_code": code, "run_id": run and run["id"],
                   "duration_s": round(time.monotonic() - began, 3), **counts}
-        level = logging.INFO if outcome == "finished" else logging.WARNING if outcome == "interrupted" else logging.ERROR
+        level = {"finished": logging.INFO, "interrupted": logging.WARNING}.get(outcome, logging.ERROR)
         logger.log(level, "Crawl of %s %s (exit code %s): %s", spider, outcome, code, detail, extra=fields)
 
     def _spawn(self, schedule: Schedule) -> subprocess.Popen | None:
@@ -229,7 +231,7 @@ class Worker:
     @staticmethod
     def _run_of(cur, spider: str, pid: int, since) -> dict | None:
         cur.execute(
-            "SELECT id, status, finish_reason, inserted, updated, unchanged, removed, rejected, duplicates"
+            f"SELECT id, status, finish_reason, {', '.join(COUNTS)}"
             " FROM crawl_runs WHERE spider = %s AND host = %s AND pid = %s AND started_at >= %s"
             " ORDER BY id DESC LIMIT 1",
             (spider, HOST, pid, since),
@@ -246,8 +248,7 @@ class Worker:
         finally:
             store.close()
         cur.execute(
-            "SELECT id, status, finish_reason, inserted, updated, unchanged, removed, rejected, duplicates"
-            " FROM crawl_runs WHERE id = %s",
+            f"SELECT id, status, finish_reason, {', '.join(COUNTS)} FROM crawl_runs WHERE id = %s",
             (run["id"],),
         )
         return dict(zip([d.name for d in cur.description], cur.fetchone()))
@@ -258,9 +259,10 @@ class Worker:
             return ("finished" if code == 0 else run["status"]), detail
         if code == 2:
             return "failed", "database unreachable from the crawl"
+        outcome = "interrupted" if self.stopping.is_set() else "failed"
         if code < 0:
-            return ("interrupted" if self.stopping.is_set() else "failed"), f"killed by {signal.Signals(-code).name} before a crawl run began"
-        return ("interrupted" if self.stopping.is_set() else "failed"), "ended before a crawl run began (see its log: arguments?)"
+            return outcome, f"killed by {signal.Signals(-code).name} before a crawl run began"
+        return outcome, "ended before a crawl run began (see its log: arguments?)"
 
     @staticmethod
     def _record(cur, record_id: int, outcome: str, code: int | None, run_id: int | None, detail: str) -> None:

@@ -80,7 +80,8 @@ def analytics_views(conn) -> list[str]:
 def test_analyst_reads_every_analytics_view(analyst, crawled):
     owner, site, changed = crawled
     views = analytics_views(owner)
-    assert {"books", "price_history", "price_changes", "category_summary", "crawl_runs"} <= set(views)
+    assert {"books", "price_history", "price_changes", "category_summary", "crawl_runs",
+            "vitibrasil_observations", "vitibrasil_by_year"} <= set(views)
     with analyst.cursor() as cur:
         for view in views:
             cur.execute(sql.SQL("SELECT * FROM analytics.{}").format(sql.Identifier(view)))
@@ -95,7 +96,7 @@ def test_analyst_reads_every_analytics_view(analyst, crawled):
         assert cur.fetchone() == (40,)
         cur.execute("SELECT sum(books), sum(units_in_stock) FROM analytics.category_summary")
         assert cur.fetchone() == (40, sum(b.availability for b in site.books.values()))
-        cur.execute("SELECT status, items, inserted, updated FROM analytics.crawl_runs ORDER BY id")
+        cur.execute("SELECT status, items, inserted, updated FROM analytics.crawl_runs WHERE spider = 'books' ORDER BY id")
         assert cur.fetchall() == [("finished", 40, 40, 0), ("finished", 40, 0, 3)]
 
 
@@ -130,3 +131,45 @@ def test_every_analytics_view_and_column_is_commented(crawled):
            OR obj_description(c.oid, 'pg_class') IS NULL""")
     assert missing == []
     assert query(owner, "SELECT obj_description('analytics'::regnamespace, 'pg_namespace') IS NOT NULL") == [(True,)]
+
+
+def test_vitibrasil_views_long_and_by_year(analyst, crawled):
+    owner, _, _ = crawled
+    with owner, owner.cursor() as cur:
+        # truncate_all() empties the datasets 0003 seeds too: put back the three used here.
+        cur.execute("""
+            INSERT INTO vitibrasil.datasets (name, opcao, subopcao, csv_name, label, unit, kind) VALUES
+                ('production', 'opt_02', NULL, 'Producao.csv', 'Produção de vinhos, sucos e derivados', 'L', 'volume'),
+                ('export_table_wine', 'opt_06', 'subopt_01', 'ExpVinho.csv', 'Exportação de vinhos de mesa', 'kg', 'trade'),
+                ('export_sparkling', 'opt_06', 'subopt_02', 'ExpEspumantes.csv', 'Exportação de espumantes', 'kg', 'trade')
+            ON CONFLICT DO NOTHING""")
+        cur.execute("INSERT INTO crawl_runs (spider, status, finished_at) VALUES ('vitibrasil', 'finished', now())"
+                    " RETURNING id")
+        run_id = cur.fetchone()[0]
+        cur.execute("""
+            INSERT INTO vitibrasil.observations (dataset, category, item, year, is_category, quantity, value_usd,
+                                                 unit, first_seen_at, updated_at, removed_at, run_id)
+            VALUES ('export_table_wine', NULL, 'Alemanha', 2022, false, 100, 250, 'kg', now(), now(), NULL, %(r)s),
+                   ('export_table_wine', NULL, 'Alemanha', 2023, false, 120, NULL, 'kg', now(), now(), NULL, %(r)s),
+                   ('export_sparkling', NULL, 'Alemanha', 2023, false, 10, 90, 'kg', now(), now(), NULL, %(r)s),
+                   ('export_table_wine', NULL, 'Paraguai', 2023, false, 5, 7, 'kg', now(), now(), NULL, %(r)s),
+                   ('export_table_wine', NULL, 'Gone', 2023, false, 1, 1, 'kg', now(), now(), now(), %(r)s),
+                   ('production', 'VINHO DE MESA', 'VINHO DE MESA', 2023, true, 30, NULL, 'L', now(), now(), NULL, %(r)s),
+                   ('production', 'VINHO DE MESA', 'Tinto', 2023, false, 30, NULL, 'L', now(), now(), NULL, %(r)s)
+            """, {"r": run_id})
+    with analyst.cursor() as cur:
+        # docs/schema.md: export value per country per year
+        cur.execute("""
+            SELECT item AS country, year, sum(value_usd) AS value_usd, sum(quantity) AS quantity_kg
+            FROM analytics.vitibrasil_observations
+            WHERE kind = 'trade' AND dataset LIKE 'export_%'
+            GROUP BY item, year
+            ORDER BY year, value_usd DESC NULLS LAST""")
+        assert cur.fetchall() == [("Alemanha", 2022, 250, 100), ("Alemanha", 2023, 90, 130), ("Paraguai", 2023, 7, 5)]
+        cur.execute("SELECT item, is_category, unit, dataset_label FROM analytics.vitibrasil_observations"
+                    " WHERE dataset = 'production' ORDER BY is_category")
+        assert cur.fetchall() == [("Tinto", False, "L", "Produção de vinhos, sucos e derivados"),
+                                  ("VINHO DE MESA", True, "L", "Produção de vinhos, sucos e derivados")]
+        cur.execute("SELECT item, quantity_2022, value_usd_2022, quantity_2023, value_usd_2023, quantity_1970,"
+                    " value_usd_2030 FROM analytics.vitibrasil_by_year WHERE dataset = 'export_table_wine' ORDER BY item")
+        assert cur.fetchall() == [("Alemanha", 100, 250, 120, None, None, None), ("Paraguai", None, None, 5, 7, None, None)]
