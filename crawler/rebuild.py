@@ -5,8 +5,9 @@ For each dataset, the files the last crawl that stored it read (see
 the spider does (the CSV for its years, pages for the rest, within that
 crawl's year range), validated, staged and merged as a new crawl run, so a
 parser fix reaches the stored rows and every figure it changes keeps its
-previous value in history. Exit codes as for crawls: 0 finished, 1 partial
-or failed (a dataset without usable files is left as it was), 2 no database.
+previous value in history. A dataset no crawl stored files of is skipped.
+Exit codes as for crawls: 0 finished, 1 partial or failed (a dataset whose
+files no longer parse is left as it was), 2 no database.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def rebuild_vitibrasil(store: CrawlStore) -> str:
             files = cur.fetchall()
         store.conn.commit()
         if not files:
-            not_rebuilt[dataset] = "no stored files"
+            logger.info("%s: no stored files, nothing to rebuild", dataset)
             continue
         try:
             rows, problems = rows_from_files(dataset, files)
