@@ -3,6 +3,8 @@ same rendered as plain HTML on the server (no scripts, no CDN: works offline).""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, render_template
 
 from api import openapi
@@ -53,9 +55,9 @@ def type_of(schema: dict) -> str:
     if "format" in schema:
         text += f" ({schema['format']})"
     if "enum" in schema:
-        text += ": one of " + ", ".join(map(str, schema["enum"]))
+        text += ": one of " + ", ".join(json.dumps(value) for value in schema["enum"])
     if "minimum" in schema or "maximum" in schema:
         text += f" [{schema.get('minimum', '')}..{schema.get('maximum', '')}]"
     if "default" in schema:
-        text += f", default {schema['default']}"
+        text += f", default {json.dumps(schema['default'])}"
     return text + (" or null" if schema.get("nullable") else "")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 
 from tests.api.conftest import ROOT_DIR, assert_error
 from tests.conftest import query
@@ -61,3 +64,33 @@ def test_flask_command_reads_password_from_stdin(db, db_url):
                               capture_output=True, text=True, timeout=60)
     assert disabled.returncode == 0, disabled.stderr
     assert _users(db)[0][:2] == ("erin", False)
+
+
+def test_create_user_prompts_on_a_terminal(db, db_url):
+    """On a terminal the password is asked twice, hidden."""
+    env = {**os.environ, "DATABASE_URL": db_url, "API_DATABASE_URL": db_url, "API_ENV": "development"}
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "api", "create-user", "frank"],
+                               stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT_DIR)
+    os.close(slave)
+    seen = b""
+
+    def answer_after(prompt: bytes, text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while prompt not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([master], [], [], 1)[0]:
+                seen += os.read(master, 1024)
+        seen = seen.split(prompt, 1)[1]
+        os.write(master, text)
+
+    try:
+        answer_after(b"Password:", b"typed password\n")
+        answer_after(b"Repeat for confirmation:", b"typed password\n")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(master)
+    assert _users(db)[0][:2] == ("frank", True)
+    assert b"typed password" not in seen  # not echoed
