@@ -31,7 +31,8 @@ def _amount(value) -> Decimal:
     return amount
 
 
-KEY_TYPES = {"id": _integer, "title": _text, "price": _amount, "rating": _integer, "availability": _integer}
+KEY_TYPES = {"id": _integer, "title": _text, "price": _amount, "rating": _integer, "availability": _integer,
+             "year": _integer}
 
 
 def fingerprint(listing: dict) -> str:

@@ -16,7 +16,7 @@ from api.schemas import ErrorSchema
 VERSION = "1.0.0"
 DESCRIPTION = """\
 Read-only access to the crawled books, their history, categories, crawl runs and
-model-ready training data.
+model-ready training data, and to Embrapa's Vitibrasil grape and wine statistics.
 
 **Authentication**: `POST /api/v1/auth/login` with a username and password
 returns an access token; send it as `Authorization: Bearer <token>`. When it
@@ -26,8 +26,9 @@ expires, `POST /api/v1/auth/refresh` with the refresh token as the Bearer token.
 `message`, and for invalid input `errors`, the messages per parameter.
 Unknown query parameters are errors too.
 
-**Pagination**: `GET /api/v1/books` returns `next_cursor`; pass it back as
-`cursor` with the same filters and sort until it is null.
+**Pagination**: `GET /api/v1/books` and `GET /api/v1/vitibrasil/observations`
+return `next_cursor`; pass it back as `cursor` with the same filters and sort
+until it is null.
 """
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
