@@ -20,7 +20,7 @@ from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import as_shown_on_page
 from tests.conftest import ROOT, query
-from tests.crawler.vitibrasil.fixtures import EDITIONS, FIXTURES, needs_fixtures
+from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, seed_datasets, stored
 from tests.migrations.test_migrate import empty_database  # noqa: F401 (a fixture)
 from tests.sites.vitibrasil import VitibrasilSite, serve
