@@ -26,7 +26,7 @@ ITEM_PIPELINES = {
 
 # PostgreSQL writer. DATABASE_URL unset: the embedded database under .data/.
 DATABASE_URL = os.environ.get("DATABASE_URL")
-POSTGRES_ITEM_CLASSES = ["crawler.items.BookItem"]
+POSTGRES_ITEM_CLASSES = ["crawler.items.BookItem", "crawler.items.ObservationItem", "crawler.items.RawFileItem"]
 POSTGRES_BATCH_SIZE = 500
 POSTGRES_FLUSH_SECONDS = 5.0
 

@@ -114,6 +114,11 @@ class CrawlStore:
         total = MergeCounts()
         with self.conn, self.conn.cursor() as cur:
             for item_class in self.item_classes:
+                # A run that staged nothing of a class did not crawl it (another spider's, or an
+                # empty crawl): merging would only read the absence of every row as removals.
+                cur.execute(f"SELECT EXISTS (SELECT 1 FROM {item_class.staging_table} WHERE run_id = %s)", (run_id,))
+                if not cur.fetchone()[0]:
+                    continue
                 cur.execute(f"SELECT * FROM {item_class.merge_function}(%s, %s)", (run_id, complete))
                 total += MergeCounts(*cur.fetchone())
             cur.execute(

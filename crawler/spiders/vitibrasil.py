@@ -105,8 +105,6 @@ class VitibrasilSpider(Args[VitibrasilArgs], scrapy.Spider):
     # every run is complete in what it read (see vitibrasil.merge_observations).
     complete_crawl = True
     custom_settings = {
-        # Only this spider's tables: merge_books with nothing staged would mark every book removed.
-        "POSTGRES_ITEM_CLASSES": ["crawler.items.ObservationItem", "crawler.items.RawFileItem"],
         "POSTGRES_BATCH_SIZE": 2000,
         # The live site is slow and often down: wait long, retry with growing pauses, stay gentle.
         "DOWNLOAD_TIMEOUT": 180,
