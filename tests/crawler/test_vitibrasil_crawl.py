@@ -19,10 +19,12 @@ import migrations
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import as_shown_on_page
+from tests.api.fill import load_books
 from tests.conftest import ROOT, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, seed_datasets, stored
 from tests.migrations.test_migrate import empty_database  # noqa: F401 (a fixture)
+from tests.sites.books import generate_books
 from tests.sites.vitibrasil import VitibrasilSite, serve
 
 pytestmark = needs_fixtures
@@ -175,8 +177,10 @@ class FlakySite(VitibrasilSite):
 
 
 def test_unavailable_datasets_end_the_run_failed_or_partial_and_touch_nothing(vdb, crawl_site):
+    load_books(vdb, generate_books(5))  # a complete Vitibrasil run must not read their absence as removal
     subset = "processing_unclassified,import_fresh_grapes"
     assert crawl_site(VitibrasilSite(FIXTURES / "csv-2024-04"), datasets=subset).returncode == 0
+    assert last_run(vdb)["complete"] is True
     before, files = snapshot(vdb), query(vdb, "SELECT count(*) FROM vitibrasil.raw_files")
 
     down = VitibrasilSite(FIXTURES / "csv", down=True)
@@ -207,6 +211,7 @@ def test_unavailable_datasets_end_the_run_failed_or_partial_and_touch_nothing(vd
     assert query(vdb, "SELECT count(*) FROM vitibrasil.raw_file_fetches x JOIN vitibrasil.raw_files f"
                       " ON f.id = x.raw_file_id WHERE f.dataset = 'processing_unclassified' AND x.run_id = %s",
                  (run["id"],)) == [(0,)]
+    assert query(vdb, "SELECT count(*) FROM books WHERE removed_at IS NULL") == [(5,)]
 
 
 @pytest.mark.parametrize("args, message", [
