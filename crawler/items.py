@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -59,7 +60,8 @@ class RawFileItem:
     year: int | None = None  # pages only
     url: str | None = None
     content_type: str | None = None
-    body: bytes | None = None
+    # Feeds (scrapy crawl -O) cannot write bytes: they get base64 text, the database the bytes.
+    body: bytes | None = field(default=None, metadata={"serializer": lambda body: base64.b64encode(body).decode()})
     fetched_at: datetime | None = None
 
     dedup_key: ClassVar[tuple[str, ...]] = ("sha256",)

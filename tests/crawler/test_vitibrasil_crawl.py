@@ -6,6 +6,7 @@ Expected rows always come from the parsers run on the edition's own files:
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,9 +48,9 @@ def vdb(db):
 
 @pytest.fixture
 def crawl_site(crawl):
-    def run(site: VitibrasilSite, **args) -> subprocess.CompletedProcess:
+    def run(site: VitibrasilSite, settings: dict | None = None, **args) -> subprocess.CompletedProcess:
         with serve(site) as base_url:
-            return crawl("vitibrasil", args={"base_url": base_url, **args}, settings=FAST_RETRIES)
+            return crawl("vitibrasil", args={"base_url": base_url, **args}, settings={**FAST_RETRIES, **(settings or {})})
 
     return run
 
@@ -176,11 +177,16 @@ class FlakySite(VitibrasilSite):
         return super().respond(target)
 
 
-def test_unavailable_datasets_end_the_run_failed_or_partial_and_touch_nothing(vdb, crawl_site):
+def test_unavailable_datasets_end_the_run_failed_or_partial_and_touch_nothing(vdb, crawl_site, tmp_path):
     load_books(vdb, generate_books(5))  # a complete Vitibrasil run must not read their absence as removal
     subset = "processing_unclassified,import_fresh_grapes"
-    assert crawl_site(VitibrasilSite(FIXTURES / "csv-2024-04"), datasets=subset).returncode == 0
+    feed = tmp_path / "items.jsonl"  # as with scrapy crawl -O: a feed beside the database
+    result = crawl_site(VitibrasilSite(FIXTURES / "csv-2024-04"), datasets=subset,
+                        settings={"FEEDS": json.dumps({str(feed): {"format": "jsonlines"}})})
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr[-3000:]
     assert last_run(vdb)["complete"] is True
+    lines = [json.loads(line) for line in feed.read_text().splitlines()]
+    assert len(lines) == len(stored(vdb)) + 4  # and a CSV and a first page per dataset, bodies in base64
     before, files = snapshot(vdb), query(vdb, "SELECT count(*) FROM vitibrasil.raw_files")
 
     down = VitibrasilSite(FIXTURES / "csv", down=True)
