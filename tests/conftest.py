@@ -65,14 +65,20 @@ def db(db_url):
     conn.close()
 
 
+# Rows the migrations themselves seed: part of the schema, kept between tests.
+REFERENCE_TABLES = {"public.schema_migrations", "vitibrasil.datasets"}
+
+
 def truncate_all(conn) -> None:
-    """Empty every table the migrations created (not the migration record itself)."""
+    """Empty every table the migrations created, except the reference data they seed."""
     with conn, conn.cursor() as cur:
         cur.execute(
             """
-            SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
-            WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND tablename <> 'schema_migrations'
-            """
+            SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+            WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+              AND schemaname || '.' || tablename <> ALL (%s)
+            """,
+            (sorted(REFERENCE_TABLES),),
         )
         tables = [row[0] for row in cur.fetchall()]
         if tables:

@@ -20,7 +20,7 @@ from crawler.vitibrasil.datasets import DATASETS
 from tests.api.conftest import assert_error
 from tests.conftest import query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
-from tests.crawler.vitibrasil.storage import load, seed_datasets
+from tests.crawler.vitibrasil.storage import load
 
 pytestmark = needs_fixtures
 
@@ -55,7 +55,6 @@ def data(db_url):
     if query(conn, "SELECT count(*) FROM vitibrasil.observations WHERE removed_at IS NOT NULL") != [(1,)]:
         with conn, conn.cursor() as cur:  # only these: users and the books catalogue stay
             cur.execute("TRUNCATE vitibrasil.observations, vitibrasil.observation_history RESTART IDENTITY")
-        seed_datasets(conn)
         load(conn, observations())
         load(conn, [o for o in observations() if (o.dataset, o.category, o.item, o.year) != GONE])
     conn.close()

@@ -136,13 +136,6 @@ def test_every_analytics_view_and_column_is_commented(crawled):
 def test_vitibrasil_views_long_and_by_year(analyst, crawled):
     owner, _, _ = crawled
     with owner, owner.cursor() as cur:
-        # truncate_all() empties the datasets 0003 seeds too: put back the three used here.
-        cur.execute("""
-            INSERT INTO vitibrasil.datasets (name, opcao, subopcao, csv_name, label, unit, kind) VALUES
-                ('production', 'opt_02', NULL, 'Producao.csv', 'Produção de vinhos, sucos e derivados', 'L', 'volume'),
-                ('export_table_wine', 'opt_06', 'subopt_01', 'ExpVinho.csv', 'Exportação de vinhos de mesa', 'kg', 'trade'),
-                ('export_sparkling', 'opt_06', 'subopt_02', 'ExpEspumantes.csv', 'Exportação de espumantes', 'kg', 'trade')
-            ON CONFLICT DO NOTHING""")
         cur.execute("INSERT INTO crawl_runs (spider, status, finished_at) VALUES ('vitibrasil', 'finished', now())"
                     " RETURNING id")
         run_id = cur.fetchone()[0]

@@ -11,14 +11,6 @@ from tests.conftest import query
 Key = tuple[str, str | None, str, int]  # dataset, category, item, year
 
 
-def seed_datasets(conn) -> None:
-    """Put back the rows of vitibrasil.datasets (migration 0003) that the shared ``db`` fixture truncates."""
-    with conn, conn.cursor() as cur:
-        execute_values(cur, "INSERT INTO vitibrasil.datasets (name, opcao, subopcao, csv_name, label, unit, kind)"
-                            " VALUES %s ON CONFLICT DO NOTHING",
-                       [(d.name, d.opcao, d.subopcao, d.csv_name, d.label, d.unit, d.kind) for d in DATASETS.values()])
-
-
 def key(o: Observation) -> Key:
     return o.dataset, o.category, o.item, o.year
 
