@@ -93,6 +93,20 @@ def query(conn, statement: str, params=()) -> list[tuple]:
     return rows
 
 
+def records(conn, statement: str, params=()) -> list[dict]:
+    """Rows as dicts keyed by column name."""
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        rows = [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]
+    conn.commit()
+    return rows
+
+
+def last_run(conn) -> dict:
+    """The newest crawl_runs row."""
+    return records(conn, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+
 @pytest.fixture
 def crawl(db_url, tmp_path):
     """Run ``scrapy crawl`` in a child process against the test database."""

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, query
+from tests.conftest import FIXTURES, ROOT, last_run, query
 from tests.sites.books import BooksSite, generate_books, real_books, serve
 
 BOOK_COLUMNS = """b.id, b.upc, b.title, c.name, b.price, b.price_excl_tax, b.price_incl_tax, b.tax,
@@ -32,14 +32,6 @@ def expected_row(book, base_url: str) -> tuple:
 def stored_rows(db) -> dict[int, tuple]:
     rows = query(db, f"SELECT {BOOK_COLUMNS} FROM books b JOIN categories c ON c.id = b.category_id")
     return {row[0]: row for row in rows}
-
-
-def last_run(db) -> dict:
-    cur = db.cursor()
-    cur.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
-    row = dict(zip([d.name for d in cur.description], cur.fetchone()))
-    db.commit()
-    return row
 
 
 def crawl_site(crawl, base_url: str, **kwargs) -> subprocess.CompletedProcess:

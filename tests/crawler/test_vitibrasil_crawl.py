@@ -22,7 +22,7 @@ from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import as_shown_on_page
 from tests.api.fill import load_books
-from tests.conftest import ROOT, query
+from tests.conftest import ROOT, last_run, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, stored
 from tests.migrations.test_migrate import empty_database  # noqa: F401 (a fixture)
@@ -48,14 +48,6 @@ def crawl_site(crawl):
             return crawl("vitibrasil", args={"base_url": base_url, **args}, settings={**FAST_RETRIES, **(settings or {})})
 
     return run
-
-
-def last_run(db) -> dict:
-    cur = db.cursor()
-    cur.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
-    row = dict(zip([d.name for d in cur.description], cur.fetchone()))
-    db.commit()
-    return row
 
 
 def snapshot(db) -> list[tuple]:

@@ -16,7 +16,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.schedules import ScheduleError, cron_trigger, cron_weekdays, load
-from tests.conftest import ROOT, query
+from tests.conftest import ROOT, query, records
 from tests.sites.books import BooksSite, generate_books, serve
 
 
@@ -75,20 +75,12 @@ def wait_for(condition, timeout: float, *processes, log=None):
     return result
 
 
-def records(db) -> list[dict]:
-    cur = db.cursor()
-    cur.execute("SELECT * FROM scheduled_crawls ORDER BY id")
-    rows = [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]
-    db.commit()
-    return rows
+def scheduled(db) -> list[dict]:
+    return records(db, "SELECT * FROM scheduled_crawls ORDER BY id")
 
 
 def run_row(db, run_id) -> dict:
-    cur = db.cursor()
-    cur.execute("SELECT * FROM crawl_runs WHERE id = %s", (run_id,))
-    row = dict(zip([d.name for d in cur.description], cur.fetchone()))
-    db.commit()
-    return row
+    return records(db, "SELECT * FROM crawl_runs WHERE id = %s", (run_id,))[0]
 
 
 def test_a_scheduled_crawl_runs_is_recorded_and_logs_json(db, db_url, tmp_path):
@@ -96,9 +88,9 @@ def test_a_scheduled_crawl_runs_is_recorded_and_logs_json(db, db_url, tmp_path):
     with serve(site) as base_url, worker(db_url, tmp_path, CRAWL_SCHEDULE_BOOKS=once_at(6),
                                          CRAWL_ARGS_BOOKS=f"start_url={base_url}index.html",
                                          LOG_FORMAT="json", LOGSTATS_INTERVAL="1") as (process, log):
-        wait_for(lambda: [r for r in records(db) if r["outcome"] != "running"], 60, process, log=log)
+        wait_for(lambda: [r for r in scheduled(db) if r["outcome"] != "running"], 60, process, log=log)
         assert stop(process) == 0
-    [record] = records(db)
+    [record] = scheduled(db)
     assert (record["outcome"], record["exit_code"], record["detail"]) == (
         "finished", 0, f"crawl run {record['run_id']} finished (finished)")
     assert run_row(db, record["run_id"])["inserted"] == 40
@@ -117,8 +109,8 @@ def test_two_workers_on_one_schedule_never_overlap_and_the_skip_is_recorded(db, 
     with serve(site) as base_url:
         env = {"CRAWL_SCHEDULE_BOOKS": once_at(7), "CRAWL_ARGS_BOOKS": f"start_url={base_url}index.html"}
         with worker(db_url, tmp_path, "a", **env) as (a, log_a), worker(db_url, tmp_path, "b", **env) as (b, log_b):
-            done = wait_for(lambda: len([r for r in records(db) if r["outcome"] != "running"]) == 2
-                            and records(db), 90, a, b, log=log_a)
+            done = wait_for(lambda: len([r for r in scheduled(db) if r["outcome"] != "running"]) == 2
+                            and scheduled(db), 90, a, b, log=log_a)
             assert stop(a) == 0 and stop(b) == 0
     skipped, finished = sorted(done, key=lambda r: r["outcome"] != "skipped")
     assert (skipped["outcome"], finished["outcome"]) == ("skipped", "finished")
@@ -133,7 +125,7 @@ def test_two_workers_on_one_schedule_never_overlap_and_the_skip_is_recorded(db, 
 def test_a_failing_crawl_is_recorded_and_the_worker_keeps_running(db, db_url, tmp_path):
     with worker(db_url, tmp_path, CRAWL_SCHEDULE_BOOKS="*/2 * * * * *",
                 CRAWL_ARGS_BOOKS="start_url=ftp://example.com/") as (process, log):
-        failed = wait_for(lambda: len(rows := [r for r in records(db) if r["outcome"] == "failed"]) >= 2 and rows,
+        failed = wait_for(lambda: len(rows := [r for r in scheduled(db) if r["outcome"] == "failed"]) >= 2 and rows,
                           60, process, log=log)
         assert process.poll() is None
         assert stop(process) == 0
@@ -152,7 +144,7 @@ def test_sigterm_during_a_crawl_ends_interrupted_and_loses_no_staged_item(db, db
                                          WORKER_STOP_TIMEOUT=stop_timeout) as (process, log):
         wait_for(lambda: query(db, "SELECT count(*) FROM staging.books")[0][0] > 0, 60, process, log=log)
         assert stop(process) == 0
-    [record] = records(db)
+    [record] = scheduled(db)
     run = run_row(db, record["run_id"])
     assert (record["outcome"], run["status"], run["finish_reason"]) == ("interrupted", "interrupted", reason)
     staged_logged = max(int(n) for n in re.findall(r"Staged \d+ items \((\d+) this run\)", log.read_text()))
