@@ -45,25 +45,29 @@ def embedded_url(dbname: str | None = None) -> str:
     return embedded_server().get_uri(dbname)
 
 
-def embedded_server():
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call at INFO
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+def _pgserver():
+    """The pgserver module, quiet: it narrates every pg_ctl call at INFO and warns without XDG_RUNTIME_DIR."""
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
+        import pgserver._commands
+    return pgserver
 
-        EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: the server outlives this process so the API can share it.
-        return pgserver.get_server(EMBEDDED_DIR, cleanup_mode=None)
+
+def embedded_server():
+    EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process so the API can share it.
+    return _pgserver().get_server(EMBEDDED_DIR, cleanup_mode=None)
 
 
 def stop_embedded() -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
     if not (EMBEDDED_DIR / "postmaster.pid").exists():
         return False
-    from pgserver._commands import pg_ctl  # pgserver has no public stop for a detached server
-
     user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user under root
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=EMBEDDED_DIR, user=user)
+    # pgserver has no public stop for a server another process started.
+    _pgserver()._commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=EMBEDDED_DIR, user=user)
     return True
 
 
