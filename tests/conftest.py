@@ -11,30 +11,13 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
 import migrations
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-
-
-def _with_dbname(url: str, dbname: str) -> str:
-    """The same server as ``url``, database ``dbname`` (libpq lets a later dbname override)."""
-    conn = psycopg2.connect(url)
-    params = conn.get_dsn_parameters()
-    conn.close()
-    params["dbname"] = dbname
-    params.pop("options", None)
-    keys = ("host", "port", "user", "dbname")
-    dsn = " ".join(f"{k}={params[k]}" for k in keys if params.get(k))
-    if password := psycopg2.extensions.parse_dsn(url).get("password"):
-        dsn += f" password={password}"
-    return dsn
+from tests.helpers import ROOT, truncate_all, with_dbname
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +29,7 @@ def db_url():
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_dbname(server_url, name)
+    url = with_dbname(server_url, name)
     conn = migrations.connect(url)
     migrations.migrate(conn)
     conn.close()
@@ -63,48 +46,6 @@ def db(db_url):
     truncate_all(conn)
     yield conn
     conn.close()
-
-
-# Rows the migrations themselves seed: part of the schema, kept between tests.
-REFERENCE_TABLES = {"public.schema_migrations", "vitibrasil.datasets"}
-
-
-def truncate_all(conn) -> None:
-    """Empty every table the migrations created, except the reference data they seed."""
-    with conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
-            WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
-              AND schemaname || '.' || tablename <> ALL (%s)
-            """,
-            (sorted(REFERENCE_TABLES),),
-        )
-        tables = [row[0] for row in cur.fetchall()]
-        if tables:
-            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-
-
-def query(conn, statement: str, params=()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(statement, params)
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
-
-
-def records(conn, statement: str, params=()) -> list[dict]:
-    """Rows as dicts keyed by column name."""
-    with conn.cursor() as cur:
-        cur.execute(statement, params)
-        rows = [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]
-    conn.commit()
-    return rows
-
-
-def last_run(conn) -> dict:
-    """The newest crawl_runs row."""
-    return records(conn, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
 
 
 @pytest.fixture
@@ -125,3 +66,17 @@ def crawl(db_url, tmp_path):
         return result
 
     return run
+
+
+@pytest.fixture
+def empty_database(db_url):
+    """A brand-new database on the test server, dropped afterwards."""
+    name = f"empty_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(db_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield with_dbname(db_url, name)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()

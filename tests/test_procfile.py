@@ -17,8 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 import migrations
-from tests.conftest import ROOT, query
-from tests.migrations.test_migrate import empty_database  # noqa: F401  (fixture)
+from tests.helpers import ROOT, query
 
 
 def procfile() -> dict[str, str]:

@@ -8,7 +8,6 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from flask_jwt_extended import create_access_token
@@ -17,14 +16,11 @@ from psycopg2.extensions import make_dsn
 from werkzeug.security import generate_password_hash
 
 import migrations
-from api import create_app
 from api.db import close_pool
 from tests.api.fill import load_books
+from tests.helpers import PASSWORD, make_app
 from tests.sites.books import generate_books
 
-ROOT_DIR = Path(__file__).resolve().parents[2]
-SECRET = "test-secret-" + "x" * 60
-PASSWORD = "correct horse battery"
 _catalogue = {}
 
 
@@ -69,11 +65,6 @@ def catalogue(db_url) -> Catalogue:
         conn.close()
         _catalogue["value"] = Catalogue({b.id: b for b in current}, removed, changed - removed, [first, second])
     return _catalogue["value"]
-
-
-def make_app(db_url: str, **config):
-    return create_app({"TESTING": True, "DATABASE_URL": db_url, "ADMIN_DATABASE_URL": db_url,
-                       "JWT_SECRET_KEY": SECRET, **config})
 
 
 @pytest.fixture
@@ -127,32 +118,3 @@ def auth(app, user) -> dict:
     """Headers with a valid access token for ``user``."""
     with app.app_context():
         return {"Authorization": f"Bearer {create_access_token(str(user['id']))}"}
-
-
-def walk(client, headers: dict, **params) -> list[dict]:
-    """Every item of a books listing, following next_cursor to the end."""
-    items, cursor, pages = [], None, 0
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = client.get("/api/v1/books", query_string=query, headers=headers)
-        assert response.status_code == 200, response.get_json()
-        page = response.get_json()
-        items += page["items"]
-        pages += 1
-        assert pages <= 1001, "the cursor walk does not end"
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
-        assert len(page["items"]) == int(params.get("limit", 20))
-
-
-def assert_error(response, status: int, *fields: str) -> dict:
-    """A JSON error of the one shape, naming ``fields``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["status"] == status and body["error"] and body["message"]
-    assert set(fields) <= set(body.get("errors", {})), body
-    for name in fields:
-        assert name in body["message"]
-    return body

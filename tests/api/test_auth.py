@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from api.db import close_pool
-from tests.api.conftest import SECRET, assert_error, make_app
+from tests.helpers import PROTECTED, PUBLIC, SECRET, assert_error, make_app
 
 LOGIN, REFRESH, BOOKS = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/books"
 
@@ -159,11 +159,6 @@ def test_token_from_another_deployment_is_refused(db_url, user):
     ours = make_app(db_url)
     assert_error(ours.test_client().get(BOOKS, headers=bearer(tokens["access_token"])), 401)
     close_pool(ours)
-
-
-PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
-PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories", "/api/v1/stats",
-             "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data"]
 
 
 @pytest.mark.parametrize("path", PROTECTED)

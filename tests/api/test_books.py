@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.api.conftest import assert_error, walk
-from tests.conftest import query
+from tests.helpers import assert_error, query, walk
 
 LIST = "/api/v1/books"
 

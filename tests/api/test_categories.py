@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from tests.api.conftest import assert_error
-
-
-def cents(value) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # PostgreSQL's round()
-
-
-def by_category(books) -> dict[str, list]:
-    groups = defaultdict(list)
-    for book in books.values():
-        groups[book.category].append(book)
-    return groups
+from tests.helpers import assert_error, by_category, cents
 
 
 def test_categories(client, auth, catalogue):

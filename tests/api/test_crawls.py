@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_error
+from tests.helpers import assert_error, query
 from tests.api.fill import load_books
-from tests.conftest import query
 from tests.sites.books import generate_books
 
 

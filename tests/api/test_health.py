@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.db import close_pool
-from tests.api.conftest import assert_error, make_app
+from tests.helpers import assert_error, make_app
 
 DOWN = "postgresql://api@127.0.0.1:1/nowhere"  # nothing listens on port 1
 

@@ -11,9 +11,7 @@ from psycopg2.extensions import make_dsn
 
 import migrations
 from api.db import close_pool
-from tests.api.conftest import PASSWORD, make_app, walk
-from tests.api.test_auth import PROTECTED, PUBLIC
-from tests.conftest import query
+from tests.helpers import PASSWORD, PROTECTED, PUBLIC, make_app, query, walk
 
 
 def test_role_is_nologin_and_read_only_everywhere(db):

@@ -10,8 +10,7 @@ from decimal import Decimal
 
 import migrations
 from api.schemas import FEATURES
-from tests.api.conftest import assert_error
-from tests.conftest import query
+from tests.helpers import assert_error, query
 
 DATA = "/api/v1/ml/training-data"
 

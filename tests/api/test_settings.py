@@ -14,7 +14,7 @@ import pytest
 
 from api import create_app
 from api.settings import ConfigurationError
-from tests.api.conftest import ROOT_DIR
+from tests.helpers import ROOT
 
 LONG = "s" * 32
 
@@ -70,7 +70,7 @@ def _free_port() -> int:
 
 def _gunicorn(env: dict, port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "api:create_app()"], cwd=ROOT_DIR, env=env, stdout=subprocess.PIPE,
+                             "api:create_app()"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 

@@ -9,8 +9,7 @@ import subprocess
 import sys
 import time
 
-from tests.api.conftest import ROOT_DIR, assert_error
-from tests.conftest import query
+from tests.helpers import ROOT, assert_error, query
 
 
 def _users(db):
@@ -56,11 +55,11 @@ def test_flask_command_reads_password_from_stdin(db, db_url):
     env = {**os.environ, "DATABASE_URL": db_url, "API_DATABASE_URL": db_url, "API_ENV": "development"}
     env.pop("JWT_SECRET_KEY", None)
     command = [sys.executable, "-m", "flask", "--app", "api"]
-    created = subprocess.run([*command, "create-user", "erin"], input="piped password\n", env=env, cwd=ROOT_DIR,
+    created = subprocess.run([*command, "create-user", "erin"], input="piped password\n", env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert created.returncode == 0, created.stderr
     assert _users(db)[0][:2] == ("erin", True)
-    disabled = subprocess.run([*command, "disable-user", "erin"], env=env, cwd=ROOT_DIR,
+    disabled = subprocess.run([*command, "disable-user", "erin"], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
     assert disabled.returncode == 0, disabled.stderr
     assert _users(db)[0][:2] == ("erin", False)
@@ -71,7 +70,7 @@ def test_create_user_prompts_on_a_terminal(db, db_url):
     env = {**os.environ, "DATABASE_URL": db_url, "API_DATABASE_URL": db_url, "API_ENV": "development"}
     master, slave = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "api", "create-user", "frank"],
-                               stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT_DIR)
+                               stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT)
     os.close(slave)
     seen = b""
 

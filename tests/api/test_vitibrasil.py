@@ -17,8 +17,7 @@ import pytest
 
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
-from tests.api.conftest import assert_error
-from tests.conftest import query
+from tests.helpers import assert_error, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load
 

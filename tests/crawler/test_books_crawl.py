@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, last_run, query
+from tests.helpers import FIXTURES, ROOT, last_run, query
 from tests.sites.books import BooksSite, generate_books, real_books, serve
 
 BOOK_COLUMNS = """b.id, b.upc, b.title, c.name, b.price, b.price_excl_tax, b.price_incl_tax, b.tax,

@@ -22,10 +22,9 @@ from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import as_shown_on_page
 from tests.api.fill import load_books
-from tests.conftest import ROOT, last_run, query
+from tests.helpers import ROOT, last_run, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, stored
-from tests.migrations.test_migrate import empty_database  # noqa: F401 (a fixture)
 from tests.sites.books import generate_books
 from tests.sites.vitibrasil import VitibrasilSite, serve
 

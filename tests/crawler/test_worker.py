@@ -16,7 +16,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.schedules import ScheduleError, cron_trigger, cron_weekdays, load
-from tests.conftest import ROOT, query, records
+from tests.helpers import ROOT, query, records
 from tests.sites.books import BooksSite, generate_books, serve
 
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg2 import errors, sql
 
 import migrations
-from tests.conftest import ROOT, query, truncate_all
+from tests.helpers import ROOT, query, truncate_all
 from tests.sites.books import BooksSite, generate_books, serve
 
 WRITES = [

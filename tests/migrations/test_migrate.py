@@ -5,29 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
-import pytest
-from psycopg2 import sql
 
 import migrations
-from tests.conftest import ROOT, _with_dbname, query
-
-
-@pytest.fixture
-def empty_database(db_url):
-    """A brand-new database on the test server, dropped afterwards."""
-    name = f"empty_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(db_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_dbname(db_url, name)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+from tests.helpers import ROOT, query
 
 
 def run_migrations(url: str) -> subprocess.CompletedProcess:

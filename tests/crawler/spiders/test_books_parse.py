@@ -12,7 +12,7 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from crawler.spiders.books import BooksSpider
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 SITE = FIXTURES / "books.toscrape.com" / "site"
 pytestmark = pytest.mark.skipif(not SITE.is_dir(), reason="../shared/fixtures is absent")

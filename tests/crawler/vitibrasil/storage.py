@@ -6,7 +6,7 @@ from psycopg2.extras import execute_values
 
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import Observation
-from tests.conftest import query
+from tests.helpers import query
 
 Key = tuple[str, str | None, str, int]  # dataset, category, item, year
 

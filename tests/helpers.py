@@ -1,0 +1,126 @@
+"""Helpers the tests share (fixtures live in the conftest files).
+
+Tests may use the crawler's and the API's code freely: the rule that the two
+never import each other binds ``api/`` and ``crawler/``, not ``tests/``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import psycopg2
+
+from api import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+SECRET = "test-secret-" + "x" * 60
+PASSWORD = "correct horse battery"
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server as ``url``, database ``dbname`` (libpq lets a later dbname override)."""
+    conn = psycopg2.connect(url)
+    params = conn.get_dsn_parameters()
+    conn.close()
+    params["dbname"] = dbname
+    params.pop("options", None)
+    keys = ("host", "port", "user", "dbname")
+    dsn = " ".join(f"{k}={params[k]}" for k in keys if params.get(k))
+    if password := psycopg2.extensions.parse_dsn(url).get("password"):
+        dsn += f" password={password}"
+    return dsn
+
+
+# Rows the migrations themselves seed: part of the schema, kept between tests.
+REFERENCE_TABLES = {"public.schema_migrations", "vitibrasil.datasets"}
+
+
+def truncate_all(conn) -> None:
+    """Empty every table the migrations created, except the reference data they seed."""
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+            WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+              AND schemaname || '.' || tablename <> ALL (%s)
+            """,
+            (sorted(REFERENCE_TABLES),),
+        )
+        tables = [row[0] for row in cur.fetchall()]
+        if tables:
+            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def query(conn, statement: str, params=()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        rows = cur.fetchall()
+    conn.commit()
+    return rows
+
+
+def records(conn, statement: str, params=()) -> list[dict]:
+    """Rows as dicts keyed by column name."""
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+        rows = [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]
+    conn.commit()
+    return rows
+
+
+def last_run(conn) -> dict:
+    """The newest crawl_runs row."""
+    return records(conn, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+
+def make_app(db_url: str, **config):
+    return create_app({"TESTING": True, "DATABASE_URL": db_url, "ADMIN_DATABASE_URL": db_url,
+                       "JWT_SECRET_KEY": SECRET, **config})
+
+
+def walk(client, headers: dict, **params) -> list[dict]:
+    """Every item of a books listing, following next_cursor to the end."""
+    items, cursor, pages = [], None, 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/books", query_string=query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        page = response.get_json()
+        items += page["items"]
+        pages += 1
+        assert pages <= 1001, "the cursor walk does not end"
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert len(page["items"]) == int(params.get("limit", 20))
+
+
+def assert_error(response, status: int, *fields: str) -> dict:
+    """A JSON error of the one shape, naming ``fields``."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == status and body["error"] and body["message"]
+    assert set(fields) <= set(body.get("errors", {})), body
+    for name in fields:
+        assert name in body["message"]
+    return body
+
+
+def cents(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # PostgreSQL's round()
+
+
+def by_category(books) -> dict[str, list]:
+    groups = defaultdict(list)
+    for book in books.values():
+        groups[book.category].append(book)
+    return groups
+
+
+PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
+PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories", "/api/v1/stats",
+             "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data"]
