@@ -12,6 +12,7 @@ dataset could be fetched) naming what is missing (see ``outcome``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -221,20 +222,9 @@ class VitibrasilSpider(Args[VitibrasilArgs], scrapy.Spider):
         return page
 
     def _store(self, fetch: DatasetFetch):
-        rows = [o for o in combine(fetch.csv, fetch.pages) if self._wanted(o.year)]
-        for problem in total_mismatches(fetch.name, rows, fetch.pages):
-            self.crawler.stats.inc_value("vitibrasil/total_mismatches")
-            self.logger.warning("Totals do not add up: %s", problem)
-        from_pages = {o.year for o in rows} - {o.year for o in fetch.csv or ()}
-        source = "pages" if fetch.csv is None else "csv_and_pages" if from_pages else "csv"
-        self.logger.info("%s: %d rows for %s from %s%s", fetch.name, len(rows), _years({o.year for o in rows}),
-                         source, f" (pages {_years(from_pages)})" if source == "csv_and_pages" else "")
-        self.crawler.stats.inc_value("vitibrasil/datasets_stored")
-        self.crawler.stats.inc_value(f"vitibrasil/datasets_from/{source}")
         fetch.stored = True
         yield from fetch.files
-        for o in rows:
-            yield ObservationItem(**vars(o))
+        yield from observation_items(self, fetch.name, fetch.csv, fetch.pages, self._wanted)
         fetch.files, fetch.pages, fetch.csv = [], {}, None  # free the bodies
 
     def _fail(self, fetch: DatasetFetch, reason: str) -> None:
@@ -247,6 +237,28 @@ class VitibrasilSpider(Args[VitibrasilArgs], scrapy.Spider):
 
     def _wanted(self, year: int) -> bool:
         return (self.args.from_year or FIRST_YEAR) <= year <= (self.args.to_year or year)
+
+
+def observation_items(spider: scrapy.Spider, dataset: str, csv: list[Observation] | None,
+                      pages: dict[int, PageData], wanted: Callable[[int], bool]) -> Iterator[ObservationItem]:
+    """One dataset's items from what was read of it, its page totals checked and its source counted.
+
+    Shared by this spider and ``crawler.rebuild``, so rebuilding from stored raw
+    files yields exactly the items a crawl of the same files yielded.
+    """
+    rows = [o for o in combine(csv, pages) if wanted(o.year)]
+    stats = spider.crawler.stats
+    for problem in total_mismatches(dataset, rows, pages):
+        stats.inc_value("vitibrasil/total_mismatches")
+        spider.logger.warning("Totals do not add up: %s", problem)
+    from_pages = {o.year for o in rows} - {o.year for o in csv or ()}
+    source = "pages" if csv is None else "csv_and_pages" if from_pages else "csv"
+    spider.logger.info("%s: %d rows for %s from %s%s", dataset, len(rows), _years({o.year for o in rows}),
+                       source, f" (pages {_years(from_pages)})" if source == "csv_and_pages" else "")
+    stats.inc_value("vitibrasil/datasets_stored")
+    stats.inc_value(f"vitibrasil/datasets_from/{source}")
+    for o in rows:
+        yield ObservationItem(**vars(o))
 
 
 def _raw_file(dataset: str, kind: str, year: int | None, response) -> RawFileItem:
