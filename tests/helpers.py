@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg2
 
 from api import create_app
+from crawler.store import CrawlStore
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -74,6 +75,16 @@ def records(conn, statement: str, params=()) -> list[dict]:
 def last_run(conn) -> dict:
     """The newest crawl_runs row."""
     return records(conn, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+
+def store_run(conn, spider: str, item_class, rows: list[dict], *, complete: bool = True) -> int:
+    """Stage ``rows`` of ``item_class`` in a new run and merge it the way the crawl's pipeline does; the run id."""
+    store = CrawlStore(conn, [item_class])
+    run_id = store.start_run(spider, {})
+    if rows:
+        store.stage(item_class, rows)
+    store.merge_and_finish(run_id, complete=complete, status="finished", reason="finished", duplicates=0)
+    return run_id
 
 
 def make_app(db_url: str, **config):
