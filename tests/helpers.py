@@ -7,6 +7,7 @@ never import each other binds ``api/`` and ``crawler/``, not ``tests/``.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import psycopg2
 
 from api import create_app
 from crawler.store import CrawlStore
+from crawler.vitibrasil.datasets import DATASETS, Dataset
+from crawler.vitibrasil.observations import Observation, whole_units
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -85,6 +88,19 @@ def store_run(conn, spider: str, item_class, rows: list[dict], *, complete: bool
         store.stage(item_class, rows)
     store.merge_and_finish(run_id, complete=complete, status="finished", reason="finished", duplicates=0)
     return run_id
+
+
+def dataset_for(opcao: str, subopcao: str | None) -> Dataset | None:
+    """The Vitibrasil dataset a page request addresses; single-table tabs ignore subopcao."""
+    for d in DATASETS.values():
+        if d.opcao == opcao and (d.subopcao is None or d.subopcao == subopcao):
+            return d
+    return None
+
+
+def as_shown_on_page(obs: Observation) -> Observation:
+    """A Vitibrasil observation at page precision; only CSV decimals change."""
+    return replace(obs, quantity=whole_units(obs.quantity), value_usd=whole_units(obs.value_usd))
 
 
 def make_app(db_url: str, **config):

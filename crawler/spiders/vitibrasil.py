@@ -23,6 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_spider_metadata import Args
 
 from crawler.items import ObservationItem, RawFileItem
+from crawler.spiders.params import SiteUrl
 from crawler.vitibrasil.assembly import combine, read_page, total_mismatches
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, csv_url, page_url
@@ -35,7 +36,7 @@ LIVE_SITE = "http://vitibrasil.cnpuv.embrapa.br/"
 class VitibrasilArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(
+    base_url: SiteUrl = Field(
         default=LIVE_SITE,
         title="Base URL",
         description="Root of the Vitibrasil site; point it at a local copy for tests.",
@@ -49,14 +50,6 @@ class VitibrasilArgs(BaseModel):
                                   description="First year to store; from 1970 when unset.")
     to_year: int | None = Field(default=None, ge=FIRST_YEAR, le=2100, title="To year",
                                 description="Last year to store; up to the latest the site offers when unset.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an absolute http(s) URL, e.g. {LIVE_SITE}")
-        return value
 
     @field_validator("datasets", mode="before")
     @classmethod

@@ -17,14 +17,12 @@ from functools import cache
 import pytest
 
 import migrations
-
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
-from crawler.vitibrasil.observations import as_shown_on_page
 from tests.api.fill import load_books
-from tests.helpers import ROOT, last_run, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, stored
+from tests.helpers import ROOT, as_shown_on_page, last_run, query
 from tests.sites.books import generate_books
 from tests.sites.vitibrasil import VitibrasilSite, serve
 

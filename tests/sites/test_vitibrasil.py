@@ -5,9 +5,10 @@ import pytest
 
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, csv_url, page_url
-from crawler.vitibrasil.observations import ParseError, as_shown_on_page
+from crawler.vitibrasil.observations import ParseError
 from crawler.vitibrasil.page_parser import parse_page
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
+from tests.helpers import as_shown_on_page
 from tests.sites.vitibrasil import VitibrasilSite, serve
 
 pytestmark = needs_fixtures
