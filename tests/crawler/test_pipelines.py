@@ -1,0 +1,93 @@
+"""The item pipelines in-process: a Scrapy crawler from get_crawler, the project's pipelines called
+through their own hooks (from_crawler, open_spider, process_item, spider_closed) against the real
+test database. Real crawls (test_*_crawl.py) cover what needs the spiders and a site."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime, timezone
+
+from scrapy import signals
+from scrapy.exceptions import DropItem
+from scrapy.utils.misc import load_object
+from scrapy.utils.test import get_crawler
+
+import crawler.settings
+from crawler.items import ObservationItem
+from crawler.spiders.books import BooksSpider
+from crawler.spiders.vitibrasil import VitibrasilSpider
+from tests.api.fill import SITE, book_item
+from tests.helpers import last_run, query
+from tests.sites.books import generate_books
+
+# The project's settings, but the reactor get_crawler chooses: these runs never start one.
+PROJECT_SETTINGS = {name: getattr(crawler.settings, name) for name in dir(crawler.settings)
+                    if name.isupper() and name != "TWISTED_REACTOR"}
+
+
+def run_pipelines(db_url: str, spider_cls, items, *, reason: str = "finished", **args):
+    """Send ``items`` through the project's pipelines as a run of ``spider_cls`` that ends with ``reason``."""
+    crawler = get_crawler(spider_cls, {**PROJECT_SETTINGS, "DATABASE_URL": db_url})
+    crawler.spider = spider_cls.from_crawler(crawler, **args)
+    order = sorted(crawler.settings.getdict("ITEM_PIPELINES").items(), key=lambda entry: entry[1])
+    pipelines = [load_object(path).from_crawler(crawler) for path, _ in order]
+    for pipeline in pipelines:
+        if hasattr(pipeline, "open_spider"):
+            pipeline.open_spider()
+    for item in items:
+        try:
+            for pipeline in pipelines:
+                item = pipeline.process_item(item)
+        except DropItem as exc:  # as Scrapy's scraper reports a drop
+            crawler.signals.send_catch_log(signals.item_dropped, item=item, response=None, exception=exc,
+                                           spider=crawler.spider)
+    crawler.stats.set_value("finish_reason", reason)
+    crawler.signals.send_catch_log(signals.spider_closed, spider=crawler.spider, reason=reason)
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    return crawler
+
+
+def books(count: int, seed: int = 0) -> list:
+    now = datetime.now(timezone.utc)
+    return [book_item(book, now) for book in generate_books(count, seed=seed)]
+
+
+def test_invalid_items_are_dropped_kept_in_rejects_and_make_the_run_incomplete(db, db_url, caplog):
+    caplog.set_level(logging.INFO)
+    items = books(10)
+    items[0].price = None
+    items[1] = dataclasses.replace(items[1], rating=6, upc="")
+    crawler = run_pipelines(db_url, BooksSpider, items)
+    run = last_run(db)
+    assert (run["status"], run["complete"], run["inserted"], run["rejected"]) == ("finished", False, 8, 2)
+    assert crawler.stats.get_value("validation/rejected") == 2
+    rejects = query(db, "SELECT url, errors, item->>'title' FROM rejects WHERE run_id = %s ORDER BY id", (run["id"],))
+    assert [(url, sorted(errors), title) for url, errors, title in rejects] == [
+        (items[0].url, ["price"], items[0].title), (items[1].url, ["rating", "upc"], items[1].title)]
+    assert query(db, "SELECT count(*) FROM books") == [(8,)]
+    assert caplog.records[-1].getMessage() == (
+        f"Crawl run {run['id']} finished: 8 inserted, 0 updated, 0 unchanged, 0 removed, 2 rejected, 0 duplicates")
+
+
+def test_duplicate_upcs_are_dropped_and_counted(db, db_url):
+    items = books(30, seed=3)
+    items[1] = dataclasses.replace(items[1], upc=items[0].upc)
+    crawler = run_pipelines(db_url, BooksSpider, items, start_url=SITE)
+    run = last_run(db)
+    assert (run["inserted"], run["duplicates"]) == (29, 1)
+    assert run["stats"]["dedup/duplicates"] == crawler.stats.get_value("dedup/duplicates") == 1
+    assert query(db, "SELECT id FROM books WHERE upc = %s", (items[0].upc,)) == [(items[0].id,)]
+
+
+def test_observations_breaking_their_table_shape_are_rejected(db, db_url):
+    good = ObservationItem(dataset="export_table_wine", year=2020, category=None, item="Chile", is_category=False,
+                           quantity=1, value_usd=2)
+    bad = [dataclasses.replace(good, item="Peru", category="PAÍSES"),  # trade tables have no categories
+           ObservationItem(dataset="production", year=2020, category="VINHO", item="VINHO", is_category=True,
+                           quantity=1, value_usd=5)]  # only trade tables have a US$ value
+    run_pipelines(db_url, VitibrasilSpider, [good, *bad], datasets="export_table_wine,production")
+    run = last_run(db)
+    assert (run["inserted"], run["rejected"]) == (1, 2)
+    assert query(db, "SELECT errors FROM rejects ORDER BY id") == [
+        ({"category": ["Trade tables have no categories."]},), ({"value_usd": ["Only trade tables have a US$ value."]},)]
