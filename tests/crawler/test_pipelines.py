@@ -4,7 +4,9 @@ test database. Real crawls (test_*_crawl.py) cover what needs the spiders and a 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
 import logging
 from datetime import datetime, timezone
 
@@ -32,19 +34,29 @@ def run_pipelines(db_url: str, spider_cls, items, *, reason: str = "finished", *
     crawler.spider = spider_cls.from_crawler(crawler, **args)
     order = sorted(crawler.settings.getdict("ITEM_PIPELINES").items(), key=lambda entry: entry[1])
     pipelines = [load_object(path).from_crawler(crawler) for path, _ in order]
-    for pipeline in pipelines:
-        if hasattr(pipeline, "open_spider"):
-            pipeline.open_spider()
-    for item in items:
-        try:
-            for pipeline in pipelines:
-                item = pipeline.process_item(item)
-        except DropItem as exc:  # as Scrapy's scraper reports a drop
-            crawler.signals.send_catch_log(signals.item_dropped, item=item, response=None, exception=exc,
-                                           spider=crawler.spider)
-    crawler.stats.set_value("finish_reason", reason)
-    crawler.signals.send_catch_log(signals.spider_closed, spider=crawler.spider, reason=reason)
-    crawler.signals.send_catch_log(signals.engine_stopped)
+
+    async def call(hook: str, *hook_args):
+        """Each pipeline's ``hook`` that it has, awaited when it is a coroutine (as Scrapy does)."""
+        for pipeline in pipelines:
+            if hasattr(pipeline, hook) and inspect.isawaitable(result := getattr(pipeline, hook)(*hook_args)):
+                await result
+
+    async def run():
+        await call("open_spider")
+        for item in items:
+            try:
+                for pipeline in pipelines:
+                    item = pipeline.process_item(item)
+                    if inspect.isawaitable(item):
+                        item = await item
+            except DropItem as exc:  # as Scrapy's scraper reports a drop
+                crawler.signals.send_catch_log(signals.item_dropped, item=item, response=None, exception=exc,
+                                               spider=crawler.spider)
+        crawler.stats.set_value("finish_reason", reason)
+        await call("spider_closed", crawler.spider, reason)
+        await call("engine_stopped")
+
+    asyncio.run(run())
     return crawler
 
 
