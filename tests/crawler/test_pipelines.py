@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import inspect
 import logging
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
@@ -16,11 +18,15 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
 import crawler.settings
-from crawler.items import ObservationItem
+from crawler.items import ObservationItem, RawFileItem
+from crawler.rebuild import RebuildSpider, exit_code
 from crawler.spiders.books import BooksSpider
 from crawler.spiders.vitibrasil import VitibrasilSpider
+from crawler.vitibrasil.csv_parser import parse_csv
+from crawler.vitibrasil.observations import Observation
 from tests.api.fill import SITE, book_item
-from tests.helpers import last_run, query
+from tests.crawler.vitibrasil.storage import expected, load, stored
+from tests.helpers import last_run, query, store_run
 from tests.sites.books import generate_books
 
 # The project's settings, but the reactor get_crawler chooses: these runs never start one.
@@ -28,8 +34,9 @@ PROJECT_SETTINGS = {name: getattr(crawler.settings, name) for name in dir(crawle
                     if name.isupper() and name != "TWISTED_REACTOR"}
 
 
-def run_pipelines(db_url: str, spider_cls, items, *, reason: str = "finished", **args):
-    """Send ``items`` through the project's pipelines as a run of ``spider_cls`` that ends with ``reason``."""
+def run_pipelines(db_url: str, spider_cls, items=None, *, reason: str = "finished", **args):
+    """Send ``items`` (None: what the spider's start() yields) through the project's pipelines
+    as a run of ``spider_cls`` that ends with ``reason``."""
     crawler = get_crawler(spider_cls, {**PROJECT_SETTINGS, "DATABASE_URL": db_url})
     crawler.spider = spider_cls.from_crawler(crawler, **args)
     order = sorted(crawler.settings.getdict("ITEM_PIPELINES").items(), key=lambda entry: entry[1])
@@ -43,7 +50,8 @@ def run_pipelines(db_url: str, spider_cls, items, *, reason: str = "finished", *
 
     async def run():
         await call("open_spider")
-        for item in items:
+        source = items if items is not None else [item async for item in crawler.spider.start()]
+        for item in source:
             try:
                 for pipeline in pipelines:
                     item = pipeline.process_item(item)
@@ -103,3 +111,29 @@ def test_observations_breaking_their_table_shape_are_rejected(db, db_url):
     assert (run["inserted"], run["rejected"]) == (1, 2)
     assert query(db, "SELECT errors FROM rejects ORDER BY id") == [
         ({"category": ["Trade tables have no categories."]},), ({"value_usd": ["Only trade tables have a US$ value."]},)]
+
+
+def raw_file(dataset: str, kind: str, year: int | None, body: bytes) -> dict:
+    return vars(RawFileItem(sha256=hashlib.sha256(body).hexdigest(), dataset=dataset, kind=kind, year=year,
+                            url=f"http://vitibrasil.test/{dataset}/{year}", content_type="text/html", body=body,
+                            fetched_at=datetime.now(timezone.utc)))
+
+
+def test_a_rebuild_goes_through_the_pipelines_and_leaves_a_dataset_that_no_longer_parses(db, db_url, caplog):
+    caplog.set_level(logging.INFO)
+    production = b"id;control;Produto;1970;1971\n1;VINHO DE MESA;VINHO DE MESA;10;20\n2;vm_Tinto;Tinto;4;-\n"
+    store_run(db, "vitibrasil", RawFileItem, [raw_file("production", "csv", None, production),
+                                              raw_file("import_raisins", "page", 1970, b"<html>gone</html>")])
+    load(db, [Observation("import_raisins", 1970, None, "Chile", False, Decimal(1), Decimal(2))])
+    crawler = run_pipelines(db_url, RebuildSpider)
+    run = last_run(db)
+    assert (run["spider"], run["args"], run["status"], run["complete"]) == (
+        "vitibrasil", {"rebuild": "raw_files"}, "partial", False)
+    assert run["finish_reason"] == ("1 of 15 datasets not rebuilt:"
+                                    " import_raisins (import_raisins 1970: no table.tb_dados on the page)")
+    assert (run["inserted"], run["removed"], run["rejected"]) == (4, 0, 0)
+    assert stored(db) == expected(parse_csv("production", production) + [
+        Observation("import_raisins", 1970, None, "Chile", False, Decimal(1), Decimal(2))])
+    assert crawler.stats.get_value("vitibrasil/not_rebuilt") == ["import_raisins"]
+    assert exit_code(crawler.stats) == 1
+    assert f"Crawl run {run['id']} partial: 4 inserted" in caplog.records[-1].getMessage()
