@@ -8,7 +8,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, get_jw
 from api import users
 from api.errors import ApiError
 from api.operation import operation
-from api.schemas import AccessTokenSchema, LoginSchema, TokenPairSchema
+from api.schemas.auth import AccessTokenSchema, LoginSchema, TokenPairSchema
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 

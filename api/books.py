@@ -12,7 +12,7 @@ from api import cursor
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
-from api.schemas import BookHistorySchema, BookPageSchema, BookSchema, BooksQuery
+from api.schemas.books import BookHistorySchema, BookPageSchema, BookSchema, BooksQuery
 
 bp = Blueprint("books", __name__, url_prefix="/api/v1/books")
 

@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from api.db import fetch_all
 from api.operation import operation
-from api.schemas import CategoryListSchema
+from api.schemas.books import CategoryListSchema
 
 bp = Blueprint("categories", __name__, url_prefix="/api/v1/categories")
 

@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from api.db import fetch_all
 from api.operation import operation
-from api.schemas import CrawlListSchema, CrawlsQuery
+from api.schemas.crawls import CrawlListSchema, CrawlsQuery
 
 bp = Blueprint("crawls", __name__, url_prefix="/api/v1/crawls")
 

@@ -13,7 +13,7 @@ from psycopg2.pool import PoolError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from api.schemas import ErrorSchema
+from api.schemas.common import ErrorSchema
 from migrations import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import migrations
 from api.crawls import last_finished
 from api.db import get_db
 from api.operation import operation
-from api.schemas import HealthSchema
+from api.schemas.crawls import HealthSchema
 
 bp = Blueprint("health", __name__, url_prefix="/api/v1/health")
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, stream_with_context
 
 from api.db import fetch_one, get_db
 from api.operation import operation
-from api.schemas import FEATURES, FeatureListSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema
+from api.schemas.ml import FEATURES, FeatureListSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema
 
 bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
 

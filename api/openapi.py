@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from werkzeug.http import HTTP_STATUS_CODES
 
-from api.schemas import ErrorSchema
+from api.schemas.common import ErrorSchema
 
 VERSION = "1.0.0"
 DESCRIPTION = """\

@@ -16,7 +16,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from marshmallow import Schema, ValidationError
 
 from api.errors import ApiError
-from api.schemas import NoQuery
+from api.schemas.common import NoQuery
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from flask import Blueprint
 from api.crawls import BOOKS_SPIDER, last_finished
 from api.db import fetch_all, fetch_one
 from api.operation import operation
-from api.schemas import CategoryStatsListSchema, StatsSchema
+from api.schemas.books import CategoryStatsListSchema, StatsSchema
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 

@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 
 import migrations
-from api.schemas import FEATURES
+from api.schemas.ml import FEATURES
 from tests.helpers import assert_error, query
 
 DATA = "/api/v1/ml/training-data"

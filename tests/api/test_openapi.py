@@ -6,7 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from api.schemas import BooksQuery
+from api.schemas.books import BooksQuery
 
 PUBLIC = {"/api/v1/health", "/api/v1/auth/login", "/api/v1/openapi.json", "/api/v1/docs"}
 

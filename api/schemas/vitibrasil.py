@@ -1,0 +1,72 @@
+"""Vitibrasil datasets and observations."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.schemas.common import Figure, check_order, doc
+
+DEFAULT_LIMIT = 100
+_years = validate.Range(1970, 2100)
+
+
+class ObservationsQuery(Schema):
+    dataset = fields.String(required=True, validate=validate.Length(1, 100),
+                            metadata=doc("Dataset name, e.g. production (see /api/v1/vitibrasil/datasets)."))
+    year = fields.Integer(validate=_years, metadata=doc("Only this year."))
+    from_year = fields.Integer(validate=_years, metadata=doc("First year (inclusive)."))
+    to_year = fields.Integer(validate=_years, metadata=doc("Last year (inclusive)."))
+    category = fields.String(validate=validate.Length(1, 200),
+                             metadata=doc('Exact category, e.g. "VINHO DE MESA" (volume datasets only).'))
+    item = fields.String(validate=validate.Length(1, 200),
+                         metadata=doc('Exact item: product, cultivar or country, e.g. "Tinto" or "Chile".'))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]),
+                           metadata=doc("json (a page of items) or csv (every matching row, one file)."))
+    limit = fields.Integer(validate=validate.Range(1, 1000),
+                           metadata={**doc("Page size (format=json only)."), "default": DEFAULT_LIMIT})
+    cursor = fields.String(validate=validate.Length(1, 500),
+                           metadata=doc("next_cursor of the previous page, with the same filters (format=json only)."))
+
+    @validates_schema
+    def _coherent(self, data, **kwargs):
+        check_order(data, "from_year", "to_year")
+        if data["format"] == "csv":
+            paging = {name: ["Paging is for format=json; format=csv returns every matching row."]
+                      for name in ("limit", "cursor") if name in data}
+            if paging:
+                raise ValidationError(paging)
+
+
+class DatasetSchema(Schema):
+    name = fields.String(required=True, metadata=doc("The dataset's name in this API."))
+    label = fields.String(required=True, metadata=doc("Its heading on the site, in Portuguese."))
+    unit = fields.String(required=True, metadata=doc("Unit of quantity: L (litres) or kg."))
+    kind = fields.String(required=True, metadata=doc("volume (quantity only) or trade (quantity and value_usd)."))
+    first_year = fields.Integer(allow_none=True, metadata=doc("First year stored; null before the first crawl."))
+    last_year = fields.Integer(allow_none=True)
+    row_count = fields.Integer(required=True, metadata=doc("Observations stored."))
+    last_updated = fields.DateTime(allow_none=True, metadata=doc("When a crawl last changed one of its figures."))
+
+
+class DatasetListSchema(Schema):
+    items = fields.List(fields.Nested(DatasetSchema), required=True, metadata=doc("In the site's order."))
+
+
+class ObservationSchema(Schema):
+    dataset = fields.String(required=True)
+    year = fields.Integer(required=True)
+    category = fields.String(allow_none=True, metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
+    item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
+    is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
+    quantity = Figure(allow_none=True, metadata=doc("In unit; null when the source marks it unknown (nd, *, +)."))
+    value_usd = Figure(allow_none=True, metadata=doc("US$, trade datasets only; null otherwise or when unknown."))
+    unit = fields.String(required=True)
+    first_seen_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True, metadata=doc("When a crawl last changed the figures."))
+    run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
+
+
+class ObservationPageSchema(Schema):
+    items = fields.List(fields.Nested(ObservationSchema), required=True)
+    next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
+    total = fields.Integer(required=True, metadata=doc("Observations matching the filters, over all pages."))
