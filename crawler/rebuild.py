@@ -23,15 +23,17 @@ import os
 import sys
 from typing import Literal
 
-import scrapy
 from pydantic import BaseModel, ConfigDict, Field
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 from scrapy_spider_metadata import Args
 
 import migrations
+from crawler import outcome
 from crawler.pipelines.postgres import PostgresPipeline
+from crawler.spiders.base import ProjectSpider
 from crawler.spiders.vitibrasil import VitibrasilSpider, observation_items
+from crawler.store import connect, database_url
 from crawler.vitibrasil.assembly import read_page
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR
@@ -63,7 +65,7 @@ class RebuildArgs(BaseModel):
     )
 
 
-class RebuildSpider(Args[RebuildArgs], scrapy.Spider):
+class RebuildSpider(Args[RebuildArgs], ProjectSpider):
     """The observations of the stored raw files, as a Vitibrasil run (same rows, same orphan recovery)."""
 
     name = VitibrasilSpider.name
@@ -75,16 +77,16 @@ class RebuildSpider(Args[RebuildArgs], scrapy.Spider):
         self.not_rebuilt: dict[str, str] = {}
 
     @property
-    def outcome(self) -> tuple[str, str] | None:
-        """('partial' | 'failed', what was not rebuilt) when a dataset's files no longer parse."""
+    def outcome(self) -> outcome.Outcome | None:
+        """Partial (failed: every dataset) when a dataset's files no longer parse; None when all did."""
         if not self.not_rebuilt:
             return None
-        status = "failed" if len(self.not_rebuilt) == len(DATASETS) else "partial"
+        status = outcome.FAILED if len(self.not_rebuilt) == len(DATASETS) else outcome.PARTIAL
         named = "; ".join(f"{name} ({why})" for name, why in self.not_rebuilt.items())
-        return status, f"{len(self.not_rebuilt)} of {len(DATASETS)} datasets not rebuilt: {named}"
+        return outcome.Outcome(status, f"{len(self.not_rebuilt)} of {len(DATASETS)} datasets not rebuilt: {named}")
 
     async def start(self):
-        conn = migrations.connect(PostgresPipeline.database_url(self.settings))
+        conn = connect(database_url(self.settings))
         try:
             for dataset in DATASETS:
                 with conn.cursor() as cur:
@@ -101,7 +103,7 @@ class RebuildSpider(Args[RebuildArgs], scrapy.Spider):
                     self.crawler.stats.set_value("vitibrasil/not_rebuilt", sorted(self.not_rebuilt))
                     self.logger.error("Dataset %s not rebuilt, its rows are left as they were: %s", dataset, exc)
                     continue
-                args = files[0][-1]  # that crawl's year range
+                args = files[0]["args"]  # that crawl's year range
                 wanted = range(args.get("from_year") or FIRST_YEAR, (args.get("to_year") or 9999) + 1).__contains__
                 for item in observation_items(self, dataset, csv, pages, wanted):
                     yield item
@@ -111,21 +113,24 @@ class RebuildSpider(Args[RebuildArgs], scrapy.Spider):
     def _read(self, dataset: str, files: list[tuple]):
         """(CSV rows or None, pages by year) of one run's files; ParseError when a page no longer parses."""
         csv, pages = None, {}
-        for kind, year, url, content_type, body, _ in files:
-            if kind == "page":
-                pages[year] = read_page(dataset, year, url, content_type, bytes(body))
+        for file in files:
+            if file["kind"] == "page":
+                pages[file["year"]] = read_page(dataset, file["year"], file["url"], file["content_type"],
+                                                bytes(file["body"]))
                 continue
             try:
-                csv = parse_csv(dataset, bytes(body))
+                csv = parse_csv(dataset, bytes(file["body"]))
             except ParseError as exc:
                 self.logger.warning("%s: stored CSV unreadable (%s); using its stored pages", dataset, exc)
         return csv, pages
 
 
-def exit_code(stats) -> int:
-    """As ``scrapy crawl``'s: 0 only when the run finished and stored everything."""
-    finished = stats.get_value("finish_reason") == "finished"
-    return 0 if finished and stats.get_value("crawl_run/status", "finished") == "finished" else 1
+def exit_code(crawler) -> int:
+    """As ``scrapy crawl``'s (crawler/outcome.py): 0 only when the run finished."""
+    stats = crawler.stats
+    status = stats.get_value("crawl_run/status") or outcome.of_crawl(
+        stats.get_value("finish_reason"), crawler.spider.outcome).status
+    return outcome.exit_code(status)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         PostgresPipeline.check_database(process.settings)
     except migrations.DatabaseUnavailable as exc:
         logger.error("Rebuild not started: %s", exc)
-        return 2
+        return outcome.EXIT_NO_DATABASE
     crawler = process.create_crawler(RebuildSpider)
     process.crawl(crawler)
     process.start()
-    return exit_code(crawler.stats)
+    return exit_code(crawler)
 
 
 if __name__ == "__main__":

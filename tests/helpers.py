@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg2
+from psycopg2.extras import RealDictCursor
 
 from api import create_app
 from crawler.store import CrawlStore
@@ -82,11 +83,15 @@ def last_run(conn) -> dict:
 
 def store_run(conn, spider: str, item_class, rows: list[dict], *, complete: bool = True) -> int:
     """Stage ``rows`` of ``item_class`` in a new run and merge it the way the crawl's pipeline does; the run id."""
-    store = CrawlStore(conn, [item_class])
-    run_id = store.start_run(spider, {})
-    if rows:
-        store.stage(item_class, rows)
-    store.merge_and_finish(run_id, complete=complete, status="finished", reason="finished", duplicates=0)
+    previous, conn.cursor_factory = conn.cursor_factory, RealDictCursor  # the store reads dict rows
+    try:
+        store = CrawlStore(conn, [item_class])
+        run_id = store.start_run(spider, {})
+        if rows:
+            store.stage(item_class, rows)
+        store.merge_and_finish(run_id, complete=complete, status="finished", reason="finished", duplicates=0)
+    finally:
+        conn.cursor_factory = previous
     return run_id
 
 

@@ -34,11 +34,15 @@ PROJECT_SETTINGS = {name: getattr(crawler.settings, name) for name in dir(crawle
                     if name.isupper() and name != "TWISTED_REACTOR"}
 
 
-def run_pipelines(db_url: str, spider_cls, items=None, *, reason: str = "finished", **args):
+def run_pipelines(db_url: str, spider_cls, items=None, *, reason: str = "finished", saw: dict | None = None,
+                  **args):
     """Send ``items`` (None: what the spider's start() yields) through the project's pipelines
-    as a run of ``spider_cls`` that ends with ``reason``."""
+    as a run of ``spider_cls`` that ends with ``reason``, having seen all the site declares of ``saw``."""
     crawler = get_crawler(spider_cls, {**PROJECT_SETTINGS, "DATABASE_URL": db_url})
     crawler.spider = spider_cls.from_crawler(crawler, **args)
+    for what, count in (saw or {}).items():
+        crawler.spider.declare(what, count)
+        crawler.spider.saw(what, count)
     order = sorted(crawler.settings.getdict("ITEM_PIPELINES").items(), key=lambda entry: entry[1])
     pipelines = [load_object(path).from_crawler(crawler) for path, _ in order]
 
@@ -60,6 +64,8 @@ def run_pipelines(db_url: str, spider_cls, items=None, *, reason: str = "finishe
             except DropItem as exc:  # as Scrapy's scraper reports a drop
                 crawler.signals.send_catch_log(signals.item_dropped, item=item, response=None, exception=exc,
                                                spider=crawler.spider)
+            else:
+                crawler.stats.inc_value("item_scraped_count")  # as Scrapy's core stats count it
         crawler.stats.set_value("finish_reason", reason)
         await call("spider_closed", crawler.spider, reason)
         await call("engine_stopped")
@@ -78,7 +84,7 @@ def test_invalid_items_are_dropped_kept_in_rejects_and_make_the_run_incomplete(d
     items = books(10)
     items[0].price = None
     items[1] = dataclasses.replace(items[1], rating=6, upc="")
-    crawler = run_pipelines(db_url, BooksSpider, items)
+    crawler = run_pipelines(db_url, BooksSpider, items, saw={"books": 10})
     run = last_run(db)
     assert (run["status"], run["complete"], run["inserted"], run["rejected"]) == ("finished", False, 8, 2)
     assert crawler.stats.get_value("validation/rejected") == 2
@@ -93,7 +99,7 @@ def test_invalid_items_are_dropped_kept_in_rejects_and_make_the_run_incomplete(d
 def test_duplicate_upcs_are_dropped_and_counted(db, db_url):
     items = books(30, seed=3)
     items[1] = dataclasses.replace(items[1], upc=items[0].upc)
-    crawler = run_pipelines(db_url, BooksSpider, items, start_url=SITE)
+    crawler = run_pipelines(db_url, BooksSpider, items, saw={"books": 30}, start_url=SITE)
     run = last_run(db)
     assert (run["inserted"], run["duplicates"]) == (29, 1)
     assert run["stats"]["dedup/duplicates"] == crawler.stats.get_value("dedup/duplicates") == 1
@@ -135,5 +141,5 @@ def test_a_rebuild_goes_through_the_pipelines_and_leaves_a_dataset_that_no_longe
     assert stored(db) == expected(parse_csv("production", production) + [
         Observation("import_raisins", 1970, None, "Chile", False, Decimal(1), Decimal(2))])
     assert crawler.stats.get_value("vitibrasil/not_rebuilt") == ["import_raisins"]
-    assert exit_code(crawler.stats) == 1
+    assert exit_code(crawler) == 1
     assert f"Crawl run {run['id']} partial: 4 inserted" in caplog.records[-1].getMessage()
