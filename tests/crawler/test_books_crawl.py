@@ -103,27 +103,6 @@ def test_full_crawl_then_recrawl_then_changes(db, crawl, site):
         assert new[0] - old[0] == Decimal("1.00")
 
 
-def test_books_absent_from_a_complete_crawl_are_marked_removed_not_deleted(db, crawl):
-    site = BooksSite(generate_books(60, seed=1))
-    with serve(site) as base_url:
-        assert crawl_site(crawl, base_url).returncode == 0
-        gone = site.books.pop(60)
-        # A filtered crawl is not complete: nothing outside it is removed.
-        result = crawl_site(crawl, base_url, args={"category": site.books[59].category})
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert last_run(db)["complete"] is False
-        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
-
-        assert crawl_site(crawl, base_url).returncode == 0
-        assert last_run(db)["removed"] == 1
-        assert query(db, "SELECT id FROM books WHERE removed_at IS NOT NULL") == [(gone.id,)]
-        assert query(db, "SELECT count(*) FROM books") == [(60,)]
-
-        site.books[gone.id] = gone  # back in the catalogue: no longer removed
-        assert crawl_site(crawl, base_url).returncode == 0
-        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
-
-
 def test_malformed_pages_are_rejected_with_reasons_and_nothing_else_is_lost(db, crawl):
     site = BooksSite(generate_books(100, seed=2))
     broken = {100: "no_price", 99: "bad_rating", 98: "no_title", 97: "no_upc", 96: "no_category", 95: "bad_price"}

@@ -106,6 +106,30 @@ def test_duplicate_upcs_are_dropped_and_counted(db, db_url):
     assert query(db, "SELECT id FROM books WHERE upc = %s", (items[0].upc,)) == [(items[0].id,)]
 
 
+def test_books_absent_from_a_complete_crawl_are_marked_removed_not_deleted(db, db_url):
+    items = books(60, seed=1)
+    listed = [item for item in items if item.id != 60]
+
+    def crawl(items, **args):
+        run_pipelines(db_url, BooksSpider, items, saw={"books": len(items)}, start_url=SITE, **args)
+        assert last_run(db)["status"] == "finished"
+
+    crawl(items)
+    # A filtered crawl is not complete: nothing outside it is removed.
+    category = next(item.category for item in listed if item.id == 59)
+    crawl([item for item in listed if item.category == category], category=category)
+    assert last_run(db)["complete"] is False
+    assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+    crawl(listed)
+    assert last_run(db)["removed"] == 1
+    assert query(db, "SELECT id FROM books WHERE removed_at IS NOT NULL") == [(60,)]
+    assert query(db, "SELECT count(*) FROM books") == [(60,)]
+
+    crawl(items)  # back in the catalogue: no longer removed
+    assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+
 def test_observations_breaking_their_table_shape_are_rejected(db, db_url):
     good = ObservationItem(dataset="export_table_wine", year=2020, category=None, item="Chile", is_category=False,
                            quantity=1, value_usd=2)
