@@ -66,7 +66,7 @@ def rebuild_vitibrasil(store: CrawlStore) -> str:
     for dataset in DATASETS:
         with store.conn.cursor() as cur:
             cur.execute(LATEST_FILES, {"dataset": dataset})
-            files = cur.fetchall()
+            files = [tuple(row.values()) for row in cur.fetchall()]  # the store's rows are dicts
         store.conn.commit()
         if not files:
             logger.info("%s: no stored files, nothing to rebuild", dataset)
