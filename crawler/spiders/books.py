@@ -73,13 +73,7 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
         yield scrapy.Request(self.args.start_url, callback=self.parse_home, errback=self.start_failed)
 
     def page_problem(self, request, response) -> str | None:
-        if not response.body.rstrip().endswith(b"</html>"):
-            return "document ends before </html>"
-        if request.callback == self.parse_book:
-            if not response.css("table.table-striped"):
-                return "no product details table"
-            return None if response.css("footer") else "no footer"
-        return _listing_problem(response)
+        return (_product_problem if request.callback == self.parse_book else _listing_problem)(response)
 
     def parse_home(self, response):
         if self.args.category is None:
@@ -110,7 +104,7 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
             yield response.follow(next_page, callback=self.parse_listing)
 
     def parse_book(self, response):
-        if problem := self.page_problem(response.request, response):
+        if problem := _product_problem(response):
             self.page_broken(response, problem)
             return
         self.saw("books")
@@ -149,6 +143,15 @@ def _declared(response) -> tuple[int | None, int, int]:
     page_of = _PAGE_OF.search(response.text)
     page, pages = (int(page_of.group(1)), int(page_of.group(2))) if page_of else (1, 1)
     return (int(results.group(1)) if results else None), page, pages
+
+
+def _product_problem(response) -> str | None:
+    """How a product page shows it was cut short, or None."""
+    if not response.body.rstrip().endswith(b"</html>"):
+        return "document ends before </html>"
+    if not response.css("table.table-striped"):
+        return "no product details table"
+    return None if response.css("footer") else "no footer"
 
 
 def _listing_problem(response) -> str | None:
