@@ -110,7 +110,7 @@ class RebuildSpider(Args[RebuildArgs], ProjectSpider):
         finally:
             conn.close()
 
-    def _read(self, dataset: str, files: list[tuple]):
+    def _read(self, dataset: str, files: list[dict]):
         """(CSV rows or None, pages by year) of one run's files; ParseError when a page no longer parses."""
         csv, pages = None, {}
         for file in files:
