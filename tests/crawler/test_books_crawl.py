@@ -318,6 +318,10 @@ def test_removal_safety_net_holds_above_the_limit_and_yields_to_an_explicit_over
         assert run["finish_reason"].startswith("removal safety net: the run would mark 10 of 100 books removed")
         assert "removal safety net" in result.stderr and "-s REMOVAL_MAX_FRACTION=1" in result.stderr
         assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+        # What the health check reads: the last run's status and reason, and when the catalogue was last seen whole.
+        [(first_whole,)] = query(db, "SELECT finished_at FROM crawl_runs WHERE complete")
+        assert query(db, "SELECT last_run_id, last_status, last_reason, last_complete_at FROM crawl_freshness"
+                         " WHERE spider = 'books'") == [(run["id"], "partial", run["finish_reason"], first_whole)]
 
         result = crawl_site(crawl, base_url, settings={"REMOVAL_MAX_FRACTION": 1})
         assert result.returncode == 0, result.stderr[-3000:]
