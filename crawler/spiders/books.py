@@ -14,6 +14,7 @@ from scrapy_spider_metadata import Args
 
 from crawler.items import BookItem
 from crawler.spiders.base import ProjectSpider
+from crawler.spiders.params import SiteUrl
 
 RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
 _PRODUCT_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
@@ -27,7 +28,7 @@ PER_PAGE = 20  # products on every listing page but the last
 class BooksArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_url: str = Field(
+    start_url: SiteUrl = Field(
         default="https://books.toscrape.com/index.html",
         title="Start URL",
         description="Home page of the site to crawl; point it at a local copy for tests and benchmarks.",
@@ -38,14 +39,6 @@ class BooksArgs(BaseModel):
         description='Crawl only this category, by name ("Historical Fiction") or slug '
         '("historical-fiction"); all categories when unset.',
     )
-
-    @field_validator("start_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL, e.g. https://books.toscrape.com/index.html")
-        return value
 
     @field_validator("category")
     @classmethod
