@@ -16,7 +16,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from marshmallow import Schema, ValidationError
 
 from api.errors import ApiError
-from api.schemas.common import NoQuery
+from api.schemas.common import UNSTORABLE, NoQuery, storable
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ def parse_body(schema: Schema) -> dict:
 
 
 def load(schema: Schema, data: dict, message: str) -> dict:
+    unstorable = sorted(name for name, value in data.items() if not storable(value))
+    if unstorable:
+        raise ApiError(400, f"{message}: {', '.join(unstorable)}", {name: [UNSTORABLE] for name in unstorable})
     try:
         return schema.load(data)
     except ValidationError as exc:

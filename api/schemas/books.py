@@ -6,7 +6,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR
 
 from marshmallow import Schema, fields, validate, validates_schema
 
-from api.schemas.common import Decimal2, check_order, doc
+from api.schemas.common import CURSOR_PATTERN, Decimal2, check_order, doc
 from api.schemas.crawls import CrawlRunSchema
 
 SORT_FIELDS = ("id", "title", "price", "rating", "availability")
@@ -31,7 +31,7 @@ class BooksQuery(Schema):
                          validate=validate.OneOf([f"{sign}{name}" for name in SORT_FIELDS for sign in ("", "-")]),
                          metadata=doc("Sort field; '-' prefix for descending. Ties are broken by id."))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100), metadata=doc("Page size."))
-    cursor = fields.String(validate=validate.Length(1, 500),
+    cursor = fields.String(validate=[validate.Length(1, 500), validate.Regexp(CURSOR_PATTERN)],
                            metadata=doc("next_cursor of the previous page, with the same filters and sort."))
 
     @validates_schema

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields
+
+# PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text
+# parameter and body field is checked once, in api/operation.py, and documented with
+# TEXT_PATTERN (surrogates cannot be written in a JSON Schema pattern every engine accepts).
+TEXT_PATTERN = r"^[^\x00]*$"
+UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# A keyset cursor as this API writes it: base64url JSON without padding.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def storable(value) -> bool:
+    """False when ``value`` (a string, or a list or object holding strings) has a character text cannot store."""
+    if isinstance(value, str):
+        return not _UNSTORABLE.search(value)
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(storable, value))
+    return True
 
 
 def doc(text: str) -> dict:
