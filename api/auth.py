@@ -20,10 +20,12 @@ def _access(identity: str) -> dict:
 
 
 @bp.post("/login")
-@operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 503))
+@operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 413, 429, 503))
 def login(body):
     """Exchange a username and password for an access token (for every other
-    endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in."""
+    endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in.
+    Attempts are limited per client address and failures per username: 429 with
+    Retry-After beyond that."""
     user = users.authenticate(body["username"], body["password"])
     if user is None:
         raise ApiError(401, "invalid username or password", code="invalid_credentials")

@@ -32,6 +32,7 @@ or (in JSON bodies) an unpaired surrogate: nothing can store it.
 return `next_cursor`; pass it back as `cursor` with the same filters and sort
 until it is null.
 """
+SECURITY = {"access": [{"bearer": []}], "refresh": [{"bearer": []}], "optional": [{}, {"bearer": []}], None: []}
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
                404: "No such resource", 413: "Request body too large", 429: "Too many requests (see Retry-After)",
@@ -99,7 +100,7 @@ def _operation(declared, endpoint: str, path_parameters: list[dict]) -> dict:
                       **{str(s): {"description": _ERROR_TEXT.get(s, HTTP_STATUS_CODES[s]),
                                   "content": {"application/json": {"schema": "Error"}}}
                          for s in sorted(statuses)}},
-        "security": [{"bearer": []}] if declared.auth else [],
+        "security": SECURITY[declared.auth],
     }
     if declared.body:
         result["requestBody"] = {"required": True, "content": {"application/json": {"schema": declared.body}}}

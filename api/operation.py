@@ -26,7 +26,7 @@ class Operation:
     response: type[Schema] | None
     query: type[Schema]
     body: type[Schema] | None
-    auth: str | None  # "access", "refresh" or None (public)
+    auth: str | None  # "access", "refresh", "optional" (public, more with a valid token) or None (public)
     errors: tuple[int, ...]  # statuses beyond those implied (400 always, 401 with auth, 404 with path ids)
     content: dict = field(default_factory=dict)  # extra media types of the 200 answer
 
@@ -42,7 +42,7 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
         @functools.wraps(view)
         def handle(**path):
             if auth:
-                verify_jwt_in_request(refresh=auth == "refresh")
+                verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
             args = parse_query(query_schema)
             if query is not NoQuery:
                 path["args"] = args
