@@ -10,11 +10,10 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from api.errors import ApiError
-from api.schemas.common import storable
+from api.schemas.common import CENT, storable
 
 # A cursor is not signed: its values are checked as hostile input, to what the columns can hold.
 _BIGINT = 2**63
-_CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal(10) ** 10  # books.price is numeric(12,2)
 
 
@@ -32,7 +31,7 @@ def _text(value) -> str:
 
 def _amount(value) -> Decimal:
     amount = Decimal(_text(value))
-    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT or amount != amount.quantize(_CENT):
+    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT or amount != amount.quantize(CENT):
         raise ValueError(value)
     return amount
 

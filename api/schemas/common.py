@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -12,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields
 TEXT_PATTERN = r"^[^\x00]*$"
 UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+CENT = Decimal("0.01")
 # A keyset cursor as this API writes it: base64url JSON without padding.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
@@ -48,6 +50,20 @@ class Decimal2(fields.Decimal):
     def _serialize(self, value, attr, obj, **kwargs):
         amount = super()._serialize(value, attr, obj, **kwargs)
         return None if amount is None else float(amount)
+
+
+class CentBound(fields.Decimal):
+    """A bound on an amount in cents, given to any precision: validated as given (so the
+    document's minimum and maximum hold for what is sent), then rounded to cents by
+    ``rounding`` (outward: the same rows match, and the SQL never sees a 20,000-digit number)."""
+
+    def __init__(self, *, rounding: str, **kwargs):
+        super().__init__(**kwargs)
+        self.cent_rounding = rounding
+
+    def deserialize(self, *args, **kwargs):
+        amount = super().deserialize(*args, **kwargs)
+        return amount.quantize(CENT, rounding=self.cent_rounding) if isinstance(amount, Decimal) else amount
 
 
 class Figure(fields.Decimal):

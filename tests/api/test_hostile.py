@@ -88,3 +88,19 @@ def test_unknown_dataset_is_named(client, auth):
     body = assert_error(client.get("/api/v1/vitibrasil/observations", query_string={"dataset": "nope"},
                                    headers=auth), 400, "dataset")
     assert "production" in body["errors"]["dataset"][0]
+
+
+@pytest.mark.parametrize("params, name", [({"max_price": "10000000000.000002"}, "max_price"),
+                                          ({"min_price": "-0.001"}, "min_price"),
+                                          ({"min_price": "1e-999999", "max_price": "1e999999"}, "max_price")])
+def test_price_bounds_are_checked_as_given(client, auth, params, name):
+    """The document's minimum and maximum hold for the value sent, before it is rounded to cents."""
+    assert_error(client.get("/api/v1/books", query_string=params, headers=auth), 400, name)
+
+
+def test_price_bounds_round_outward(client, auth, catalogue):
+    exact = client.get("/api/v1/books", query_string={"min_price": "20", "max_price": "30", "limit": 100},
+                       headers=auth).get_json()
+    fuzzy = client.get("/api/v1/books", query_string={"min_price": "19.991", "max_price": "30.009", "limit": 100},
+                       headers=auth).get_json()
+    assert fuzzy == exact and exact["total"] > 0
