@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt_identity
 
-from api import users
+from api import limits, users
 from api.errors import ApiError
 from api.operation import operation
 from api.schemas.auth import AccessTokenSchema, LoginSchema, TokenPairSchema
@@ -26,7 +26,8 @@ def login(body):
     endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in.
     Attempts are limited per client address and failures per username: 429 with
     Retry-After beyond that."""
-    user = users.authenticate(body["username"], body["password"])
+    with limits.hashing_slot():
+        user = users.authenticate(body["username"], body["password"])
     if user is None:
         raise ApiError(401, "invalid username or password", code="invalid_credentials")
     identity = str(user["id"])  # the id, not the name: a re-created name gets no old tokens

@@ -3,6 +3,7 @@ both storages (memory, Redis) and the request body limit."""
 
 from __future__ import annotations
 
+import fcntl
 import uuid
 
 import pytest
@@ -40,7 +41,7 @@ def login(client, username="reader", password="wrong password", address=None):
 def assert_limited(response, message: str) -> None:
     body = assert_error(response, 429)
     assert body["error"] == "too_many_requests" and body["message"] == message
-    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert 0 < int(response.headers["Retry-After"]) <= 61  # the window, rounded up
 
 
 def test_per_address_counts_every_attempt(limited, user):
@@ -140,3 +141,28 @@ def test_body_size_limit(limited, user):
     body = assert_error(client.post(LOGIN, data=big, content_type="application/json"), 413)
     assert body["error"] == "request_entity_too_large"
     assert login(client, password=user["password"]).status_code == 200
+
+
+def test_one_password_check_at_a_time_per_machine(limited, user):
+    """Another process checking a password (it holds the slot's flock): a login is refused at once, not queued."""
+    app = limited(LOGIN_RATE_LIMIT="100 per minute")
+    client = app.test_client()
+    _, path = app.extensions["api.login_hashing"]
+    with open(path, "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        body = assert_error(login(client, password=user["password"]), 429)
+        assert body["message"] == "another login is being checked: retry in a second"
+    assert login(client, password=user["password"]).status_code == 200
+
+
+def test_refused_address_is_answered_before_flask(limited, user):
+    app = limited()
+    client = app.test_client()
+    for _ in range(3):
+        login(client)
+    first = login(client)  # flask-limiter's answer
+    again = login(client)  # the middleware's, same shape
+    assert_limited(first, "too many login attempts from this address")
+    assert_limited(again, "too many login attempts from this address")
+    assert "X-Request-ID" in first.headers and "X-Request-ID" not in again.headers
+    assert first.get_json() == again.get_json()
