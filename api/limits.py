@@ -43,7 +43,6 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import settings
 from api.errors import ApiError, error_body
 
 LOGIN_ENDPOINT, LOGIN_PATH = "auth.login", "/api/v1/auth/login"
@@ -69,7 +68,7 @@ def init_app(app: Flask) -> None:
                           error_message="too many failed logins for this username")(login)
     app.view_functions[LOGIN_ENDPOINT] = login
     # Processes on this machine serving the same database share the slot (a dyno's gunicorn workers).
-    digest = hashlib.sha256(settings.database_url(config).encode()).hexdigest()[:16]
+    digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
     app.extensions[_HASHING] = (threading.Lock(), Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock")
 
 

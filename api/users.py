@@ -51,9 +51,9 @@ def init_app(app) -> None:
 def _admin_connection():
     try:
         conn = migrations.connect(settings.database_url(current_app.config, admin=True))
+        migrations.migrate(conn)  # also one line when the migrations lock is held past MIGRATION_LOCK_TIMEOUT
     except migrations.DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    migrations.migrate(conn)
     return conn
 
 
