@@ -14,10 +14,11 @@ every process and dyno), else in each process's memory (each gunicorn worker
 counts on its own). If Redis fails, counting goes on in memory until it is back.
 
 Two guards keep a flood from starving the read endpoints (bench/login_flood.py):
-an address flask-limiter refused is answered 429 by a WSGI middleware until its
-window frees a slot, without entering Flask (flask-limiter's own check costs
-about 4 ms, a read about 7 ms); and one password is checked at a time per
-machine and database (``hashing_slot``), so scrypt never takes more than one core.
+one password is checked at a time per machine and database (``hashing_slot``),
+so scrypt never takes more than one core; and logins that would be refused
+anyway (an address flask-limiter refused, until its window frees a slot; any
+login while the slot is taken) are answered 429 by a WSGI middleware without
+entering Flask (flask-limiter's own check costs about 4 ms, a read about 7 ms).
 
 The client address is the TCP peer, or with ``TRUSTED_PROXIES=N`` the address
 the N-th proxy from us saw (werkzeug's ProxyFix): Heroku's router is one proxy
@@ -47,14 +48,17 @@ from api.errors import ApiError, error_body
 
 LOGIN_ENDPOINT, LOGIN_PATH = "auth.login", "/api/v1/auth/login"
 ADDRESS_BREACHED = "too many login attempts from this address"
-_HASHING = "api.login_hashing"
+BUSY = "another login is being checked: retry in a second"
+_GUARD = "api.login_guard"
 
 
 def init_app(app: Flask) -> None:
     """Call after the blueprints are registered: it wraps the login view."""
     config = app.config
-    refused = RefusedAddresses(app.wsgi_app)
-    app.wsgi_app = refused
+    # Processes on this machine serving the same database share the slot (a dyno's gunicorn workers).
+    digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
+    guard = LoginGuard(app.wsgi_app, Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock")
+    app.wsgi_app = app.extensions[_GUARD] = guard
     if config["TRUSTED_PROXIES"]:  # outside: the middleware sees the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"], x_proto=0, x_host=0)
     limiter = Limiter(get_remote_address, app=app, storage_uri=config["RATELIMIT_STORAGE_URI"],
@@ -62,14 +66,11 @@ def init_app(app: Flask) -> None:
                       key_prefix=config.get("RATELIMIT_KEY_PREFIX", "books-api"), retry_after="delta-seconds")
     login = app.view_functions[LOGIN_ENDPOINT]
     login = limiter.limit(lambda: config["LOGIN_RATE_LIMIT"], scope="address", error_message=ADDRESS_BREACHED,
-                          on_breach=lambda limit: refused.refuse(request.remote_addr, limit.reset_at))(login)
+                          on_breach=lambda limit: guard.refuse(request.remote_addr, limit.reset_at))(login)
     login = limiter.limit(lambda: config["LOGIN_USER_RATE_LIMIT"], key_func=_username, scope="username",
                           deduct_when=lambda response: response.status_code == 401,
                           error_message="too many failed logins for this username")(login)
     app.view_functions[LOGIN_ENDPOINT] = login
-    # Processes on this machine serving the same database share the slot (a dyno's gunicorn workers).
-    digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
-    app.extensions[_HASHING] = (threading.Lock(), Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock")
 
 
 def _username() -> str:
@@ -86,31 +87,33 @@ def _username() -> str:
 @contextmanager
 def hashing_slot():
     """Hold the machine's one password-checking slot, or 429 at once: a login never waits for it."""
-    lock, path = current_app.extensions[_HASHING]
-    busy = ApiError(429, "another login is being checked: retry in a second", headers={"Retry-After": "1"})
-    if not lock.acquire(blocking=False):
+    guard = current_app.extensions[_GUARD]
+    busy = ApiError(429, BUSY, headers={"Retry-After": "1"})
+    if not guard.lock.acquire(blocking=False):
         raise busy
     try:
-        with open(path, "a") as slot:
+        with open(guard.slot, "a") as slot:
             try:
                 fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise busy from None
             yield  # closing the file releases the flock
     finally:
-        lock.release()
+        guard.lock.release()
 
 
-class RefusedAddresses:
-    """Answers logins from an address flask-limiter refused until the window frees a slot
-    (a moving window cannot free one earlier), in the error shape, without entering Flask."""
+class LoginGuard:
+    """WSGI middleware answering logins that would be refused anyway, in the error shape,
+    without entering Flask: from an address flask-limiter refused, until the window frees
+    a slot (a moving window cannot free one earlier), and while a password is being checked."""
 
     MAX_ADDRESSES = 10_000
 
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
+    def __init__(self, wsgi_app, slot: Path):
+        self.wsgi_app, self.slot, self.lock = wsgi_app, slot, threading.Lock()
         self.until: dict[str, float] = {}
-        self.body = json.dumps(error_body(429, ADDRESS_BREACHED)).encode()
+        self.refused = json.dumps(error_body(429, ADDRESS_BREACHED)).encode()
+        self.busy = json.dumps(error_body(429, BUSY)).encode()
 
     def refuse(self, address: str | None, until: float) -> None:
         if len(self.until) >= self.MAX_ADDRESSES:
@@ -119,14 +122,29 @@ class RefusedAddresses:
         if address:
             self.until[address] = until
 
+    def slot_taken(self) -> bool:
+        if self.lock.locked():
+            return True
+        with open(self.slot, "a") as slot:
+            try:
+                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
+
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == LOGIN_PATH and environ.get("REQUEST_METHOD") == "POST":
             address = environ.get("REMOTE_ADDR")
             wait = self.until.get(address, 0) - time.time()
             if wait > 0:
-                start_response("429 TOO MANY REQUESTS", [
-                    ("Content-Type", "application/json"), ("Content-Length", str(len(self.body))),
-                    ("Retry-After", str(math.ceil(wait)))])
-                return [self.body]
+                return self._answer(start_response, self.refused, math.ceil(wait))
             self.until.pop(address, None)
+            if self.slot_taken():
+                return self._answer(start_response, self.busy, 1)
         return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _answer(start_response, body: bytes, retry_after: int):
+        start_response("429 TOO MANY REQUESTS", [("Content-Type", "application/json"),
+                                                 ("Content-Length", str(len(body))), ("Retry-After", str(retry_after))])
+        return [body]

@@ -147,7 +147,7 @@ def test_one_password_check_at_a_time_per_machine(limited, user):
     """Another process checking a password (it holds the slot's flock): a login is refused at once, not queued."""
     app = limited(LOGIN_RATE_LIMIT="100 per minute")
     client = app.test_client()
-    _, path = app.extensions["api.login_hashing"]
+    path = app.extensions["api.login_guard"].slot
     with open(path, "a") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)
         body = assert_error(login(client, password=user["password"]), 429)
