@@ -15,7 +15,8 @@ from flask import Flask
 from api import (auth, books, categories, crawls, db, docs, errors, health, ml, request_log, settings, stats, tokens,
                  users, vitibrasil)
 
-BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp)
+BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp,
+              docs.assets)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -31,6 +31,8 @@ return `next_cursor`; pass it back as `cursor` with the same filters and sort
 until it is null.
 """
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+# Routes that are not API operations, left out on purpose: Swagger UI's page and assets, Prometheus' scrape.
+NOT_OPERATIONS = {"swagger_ui.show", "metrics.metrics"}
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
                404: "No such resource", 503: "Database unavailable"}
 
@@ -41,6 +43,8 @@ def build(app) -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint in NOT_OPERATIONS:
+            continue
         declared = getattr(app.view_functions[rule.endpoint], "operation", None)
         if declared is None:
             raise RuntimeError(f"route {rule.rule} has no @operation: it would be undocumented")
