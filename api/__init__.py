@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, categories, crawls, db, docs, errors, health, ml, request_log, settings, stats, tokens,
-                 users, vitibrasil)
+from api import (auth, books, categories, crawls, db, docs, errors, health, metrics, ml, request_log, settings, stats,
+                 tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp,
               docs.assets)
@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     tokens.init_app(app)
     users.init_app(app)
+    metrics.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -35,6 +35,8 @@ def from_environment() -> dict:
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_REFRESH_TOKEN_EXPIRES", "2592000"))),
+        # Bearer token of GET /metrics (api/metrics.py); unset, /metrics is off.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN"),
     }
 
 
