@@ -7,7 +7,8 @@
 - per spider, its last crawl run read from ``crawl_runs`` at scrape time:
   ``crawl_last_run_status{status}`` (1 for the run's status, 0 for the others),
   ``crawl_last_run_items{outcome}``, ``crawl_last_run_duration_seconds``,
-  ``crawl_last_run_age_seconds`` and ``crawl_last_success_age_seconds``;
+  ``crawl_last_run_age_seconds``, ``crawl_last_success_age_seconds`` and
+  ``crawl_last_complete_age_seconds`` (from the ``crawl_freshness`` view);
   ``api_database_up`` says whether they could be read.
 
 Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR`` (set by
@@ -50,13 +51,14 @@ POOL = Gauge("api_db_pool_connections", "Database connections of the API's pools
 POOL_MAX = Gauge("api_db_pool_max_connections", "Most connections the API's pools may open.",
                  multiprocess_mode="livesum", registry=_process)
 
+# crawl_freshness (migration 0008): per spider its last run, last success and last complete run.
 LAST_RUNS = f"""
-    SELECT DISTINCT ON (spider) spider, status, {", ".join(OUTCOMES)},
-           extract(epoch FROM coalesce(finished_at, now()) - started_at) AS duration,
-           extract(epoch FROM now() - coalesce(finished_at, started_at)) AS age,
-           (SELECT extract(epoch FROM now() - max(s.finished_at)) FROM crawl_runs s
-             WHERE s.spider = r.spider AND s.status = 'finished') AS success_age
-    FROM crawl_runs r ORDER BY spider, started_at DESC, id DESC
+    SELECT f.spider, f.last_status AS status, {", ".join("r." + o for o in OUTCOMES)},
+           extract(epoch FROM coalesce(f.last_finished_at, now()) - f.last_started_at) AS duration,
+           extract(epoch FROM now() - coalesce(f.last_finished_at, f.last_started_at)) AS age,
+           extract(epoch FROM now() - f.last_success_at) AS success_age,
+           extract(epoch FROM now() - f.last_complete_at) AS complete_age
+    FROM crawl_freshness f JOIN crawl_runs r ON r.id = f.last_run_id ORDER BY f.spider
 """
 
 
@@ -133,6 +135,9 @@ def crawl_families() -> list:
                             labels=["spider"])
     success_age = GaugeMetricFamily("crawl_last_success_age_seconds",
                                     "Seconds since the last crawl run that finished successfully.", labels=["spider"])
+    complete_age = GaugeMetricFamily("crawl_last_complete_age_seconds",
+                                     "Seconds since the last complete crawl run (the whole site seen).",
+                                     labels=["spider"])
     for run in runs:
         spider = run["spider"]
         for name in dict.fromkeys((*STATUSES, run["status"])):
@@ -142,9 +147,10 @@ def crawl_families() -> list:
                 items.add_metric([spider, outcome], run[outcome])
         duration.add_metric([spider], float(run["duration"]))
         age.add_metric([spider], float(run["age"]))
-        if run["success_age"] is not None:
-            success_age.add_metric([spider], float(run["success_age"]))
-    return [up, status, items, duration, age, success_age]
+        for family, key in ((success_age, "success_age"), (complete_age, "complete_age")):
+            if run[key] is not None:
+                family.add_metric([spider], float(run[key]))
+    return [up, status, items, duration, age, success_age, complete_age]
 
 
 class _Families:

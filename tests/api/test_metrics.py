@@ -44,17 +44,21 @@ def app(db_url):
 
 @pytest.fixture
 def runs(db_url):
-    """Crawl runs of two made-up spiders: one failed after a success, one still running."""
+    """Crawl runs of two made-up spiders: one failed after a success (itself after a complete run),
+    one still running."""
     conn = migrations.connect(db_url)
     with conn, conn.cursor() as cur:
         cur.execute("""
-            INSERT INTO crawl_runs (spider, status, started_at, finished_at, inserted, updated, unchanged, removed,
-                                    rejected, duplicates)
-            VALUES ('metrics_a', 'finished', now() - interval '3 days', now() - interval '3 days' + interval '90 s',
-                    10, 2, 5, 1, 0, 0),
-                   ('metrics_a', 'failed', now() - interval '2 hours', now() - interval '2 hours' + interval '30 s',
-                    0, 0, 0, 0, 3, 1),
-                   ('metrics_b', 'running', now() - interval '10 minutes', NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+            INSERT INTO crawl_runs (spider, status, complete, started_at, finished_at, inserted, updated, unchanged,
+                                    removed, rejected, duplicates)
+            VALUES ('metrics_a', 'finished', true, now() - interval '5 days', now() - interval '5 days' + interval '1 s',
+                    900, 0, 0, 0, 0, 0),
+                   ('metrics_a', 'finished', false, now() - interval '3 days',
+                    now() - interval '3 days' + interval '90 s', 10, 2, 5, 1, 0, 0),
+                   ('metrics_a', 'failed', false, now() - interval '2 hours',
+                    now() - interval '2 hours' + interval '30 s', 0, 0, 0, 0, 3, 1),
+                   ('metrics_b', 'running', NULL, now() - interval '10 minutes', NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL)
         """)
     yield
     with conn, conn.cursor() as cur:
@@ -108,6 +112,7 @@ def test_crawl_series_give_the_last_run_of_each_spider(client, runs):
     assert value(parsed, "crawl_last_run_duration_seconds", spider="metrics_a") == pytest.approx(30, abs=1)
     assert value(parsed, "crawl_last_run_age_seconds", spider="metrics_a") == pytest.approx(7170, abs=60)
     assert value(parsed, "crawl_last_success_age_seconds", spider="metrics_a") == pytest.approx(3 * 86400 - 90, abs=60)
+    assert value(parsed, "crawl_last_complete_age_seconds", spider="metrics_a") == pytest.approx(5 * 86400 - 1, abs=60)
 
     assert value(parsed, "crawl_last_run_status", spider="metrics_b", status="running") == 1
     assert value(parsed, "crawl_last_run_duration_seconds", spider="metrics_b") == pytest.approx(600, abs=60)
