@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, categories, crawls, db, docs, errors, health, ml, request_log, settings, stats, tokens,
-                 users, vitibrasil)
+from api import (auth, books, caching, categories, crawls, db, docs, errors, health, ml, paging, request_log, settings,
+                 stats, tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp)
 
@@ -29,6 +29,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     tokens.init_app(app)
     users.init_app(app)
+    paging.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    caching.init_app(app)  # last: a 304 or a replayed answer skips the before_request hooks after it
     return app

@@ -1,14 +1,14 @@
-"""``/api/v1/books``: filtered, sorted, keyset-paginated books; one book; its history.
+"""``/api/v1/books``: filtered, sorted, keyset-paginated books (api/paging.py); one book; its history.
 
-A page is one query plus the count, both on the same snapshot; resuming after
-the cursor's (sort value, id) walks an index, so a deep page costs what the first does.
+Every answer depends only on the 'books' data version: ETags and caches key on it (api/caching.py).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from api import cursor
+from api import paging
+from api.caching import versioned
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
@@ -46,38 +46,38 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(conditions: list[str]) -> str:
-    return " AND ".join(conditions) or "true"
+# Filters whose total the summary tables hold exactly (api.category_counts).
+SUMMARY_FILTERS = {"category", "include_removed", "sort", "cursor", "limit"}
+
+
+def _summary_total(args: dict):
+    """The exact total from the per-category summary, or None when other filters apply."""
+    if not set(args) <= SUMMARY_FILTERS:
+        return None
+    column = "every" if args["include_removed"] else "listed"
+    if "category" in args:
+        return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts"
+                                 " WHERE lower_name = lower(%s) OR slug = lower(%s)",
+                                 (args["category"], args["category"]))["n"]
+    return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts")["n"]
 
 
 @bp.get("")
+@versioned("books")
 @operation("List books", query=BooksQuery, response=BookPageSchema)
 def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
-    (same filters and sort) until it is null to visit each matching book exactly once."""
+    (same filters and sort) until it is null to visit each matching book exactly once.
+    `total` is exact up to 10,000 matches (and always without filters other than category
+    and include_removed); above, it is an estimate and `total_is_estimate` is true."""
     where, params = _filters(args)
-    descending = args["sort"].startswith("-")
-    columns = SORT_KEYS[args["sort"].lstrip("-")]
-    listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
-    page_where, page_params = list(where), list(params)
-    if "cursor" in args:
-        key = ", ".join(columns)
-        page_where.append(f"({key}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
-        page_params += cursor.decode(args["cursor"], columns, listing)
-    direction = " DESC" if descending else ""
-    rows = fetch_all(
-        f"SELECT * FROM api.books WHERE {_where(page_where)}"
-        f" ORDER BY {', '.join(c + direction for c in columns)} LIMIT %s",
-        (*page_params, args["limit"] + 1),
-    )
-    total = fetch_one(f"SELECT count(*) AS n FROM api.books WHERE {_where(where)}", params)["n"]
-    items = rows[:args["limit"]]
-    more = len(rows) > args["limit"]
-    return {"items": items, "total": total,
-            "next_cursor": cursor.encode([items[-1][c] for c in columns], listing) if more else None}
+    return paging.page("api.books", where, params, columns=SORT_KEYS[args["sort"].lstrip("-")],
+                       descending=args["sort"].startswith("-"), args=args, limit=args["limit"],
+                       exact_total=_summary_total(args))
 
 
 @bp.get(f"/{BOOK_ID}")
+@versioned("books")
 @operation("Get a book", response=BookSchema)
 def get_book(book_id):
     """Every column of the book, removed or not, with its category."""
@@ -88,6 +88,7 @@ def get_book(book_id):
 
 
 @bp.get(f"/{BOOK_ID}/history")
+@versioned("books")
 @operation("Price, stock and rating history of a book", response=BookHistorySchema)
 def book_history(book_id):
     """One entry per version, oldest first; the current one has valid_to null."""
