@@ -2,9 +2,10 @@
 
 A view marked ``@versioned("books")`` declares which data versions
 (``api.data_versions``: books, vitibrasil, runs) its answer depends on. Before
-such a GET runs, the token is verified, the versions are read (one indexed
-query, in the request's snapshot, so the version and the data agree), and the
-strong ETag is derived from them and the canonical request. A matching
+such a GET runs, the token is verified, the versions are read (one small
+query), and the strong ETag is derived from them and the canonical request.
+The view then reads in a snapshot taken after that query, so an answer is
+never older than the version it is filed under. A matching
 ``If-None-Match`` gets a 304 and a body cached for that ETag is replayed: both
 without touching the data. A merge that changes data moves the version, hence
 every ETag and cache key, on every worker and dyno at once.
@@ -20,6 +21,7 @@ from cachetools import LRUCache
 from flask import Response, current_app, g, request
 from flask_jwt_extended import verify_jwt_in_request
 
+from api import db
 from api.db import fetch_all
 
 RESPONSES = "api.response_cache"
@@ -105,6 +107,7 @@ def _before():
     scopes = getattr(current_app.view_functions.get(request.endpoint), "data_scopes", None)
     if not scopes:
         return None
+    db.get_db(autocommit=True)  # two lookups, no transaction: all a 304 or a replay costs
     verify_jwt_in_request()  # no 304 and no cached body without a valid token
     g.versions = data_versions(scopes)
     g.etag = _etag(g.versions)
@@ -115,6 +118,8 @@ def _before():
         body, headers = cached
         g.replayed = True
         return Response(body, status=200, headers=headers)
+    # The view runs in a snapshot taken after the version was read: its answer is at least that recent.
+    db.snapshot()
     return None
 
 
