@@ -4,13 +4,14 @@
 
 For each size a fresh database is filled through the schema (a crawl_runs row,
 generated rows in staging.books, ONE merge_books, then 4% of the books marked
-removed), then two gunicorn servers with 2 workers each serve it in turn: the
-project (``api:create_app()``) and the floor (bench/floor_app.py: same token
+removed), then three gunicorn servers with 2 workers each serve it: the
+project (``api:create_app()``, with and without its response cache) and the floor (bench/floor_app.py: same token
 check, one SELECT … LIMIT 20 on api.books, jsonify). ``wrk`` (apt-get install
 wrk) sends varied list queries — category filters, price windows, rating
 floors, title search, every sort, limits 10-50 — from a fixed set of
-``--queries`` distinct ones, after a warm-up of the same length as a
-measurement. Rows:
+``--queries`` distinct ones. The three servers run at once and the cases
+take turns, a warm-up round then ``--rounds`` measured ones (medians shown),
+so the load of a shared machine falls on all of them alike. Rows:
 
 - ``varied``: the project on the varied queries (after the warm-up its workers
   answer repeats from the version-keyed response cache);
@@ -28,6 +29,7 @@ import os
 import random
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,8 +68,8 @@ SELECT %(run)s, i, lpad(to_hex(i), 16, '0'),
        'A generated description of book ' || i || ', long enough to look like the real ones. ...more',
        'http://books.test/media/cache/' || md5(i::text) || '.jpg',
        'http://books.test/catalogue/book_' || i || '/index.html', now()
-FROM generate_series(1, %(books)s) AS i,
-     LATERAL (SELECT (1000 + (i::bigint * 2654435761) %% 5000) / 100.0 AS p) AS price
+FROM generate_series(1::bigint, %(books)s) AS i,
+     LATERAL (SELECT (1000 + (i * 2654435761) %% 5000) / 100.0 AS p) AS price
 """
 
 
@@ -184,36 +186,40 @@ def token_for(url: str, secret: str) -> str:
         return create_access_token(str(user_id), expires_delta=False)
 
 
-def measure(app: str, env: dict, cases: dict, token: str, seconds: int, connections: int) -> dict:
-    results = {}
-    with Server(app, env) as server:
-        for label, paths in cases.items():
-            wrk(server.port, paths, token, seconds, connections)  # warm-up: each worker meets each query
-            results[label] = wrk(server.port, paths, token, seconds, connections)
-    return results
-
-
 def bench(url: str, books: int, args) -> list[tuple]:
+    """Rounds of every case on servers that all run at once, so a busy machine slows each alike."""
     secret = uuid.uuid4().hex * 2
     token = token_for(url, secret)
-    env = {"DATABASE_URL": url, "JWT_SECRET_KEY": secret, "WEB_CONCURRENCY": "2"}
+    env = {"DATABASE_URL": url, "JWT_SECRET_KEY": secret}
     varied = varied_queries(args.queries)
-    project = measure("api:create_app()", env, {
-        "varied": varied, "limit=20": ["/api/v1/books?limit=20"], "/stats": ["/api/v1/stats"],
-        "/vitibrasil/datasets": ["/api/v1/vitibrasil/datasets"]}, token, args.seconds, args.connections)
-    project.update(measure("api:create_app({'API_RESPONSE_CACHE_BYTES': 0})", env,
-                           {"varied, no response cache": varied}, token, args.seconds, args.connections))
-    floor = measure("bench.floor_app:create_app()", env, {"floor": varied}, token, args.seconds,
-                    args.connections)["floor"]
-    return [(books, label, r["rps"], floor["rps"], r["rps"] / floor["rps"], r["p99"], floor["p99"], r["errors"])
-            for label, r in project.items()]
+    cases = [("project", "varied", varied), ("project", "limit=20", ["/api/v1/books?limit=20"]),
+             ("project", "/stats", ["/api/v1/stats"]),
+             ("project", "/vitibrasil/datasets", ["/api/v1/vitibrasil/datasets"]),
+             ("uncached", "varied, no response cache", varied), ("floor", "floor", varied)]
+    apps = {"project": "api:create_app()", "uncached": "api:create_app({'API_RESPONSE_CACHE_BYTES': 0})",
+            "floor": "bench.floor_app:create_app()"}
+    runs = {label: [] for _, label, _ in cases}
+    with Server(apps["project"], env) as project, Server(apps["uncached"], env) as uncached, \
+            Server(apps["floor"], env) as floor:
+        ports = {"project": project.port, "uncached": uncached.port, "floor": floor.port}
+        for round_ in range(args.rounds + 1):  # round 0 warms up: each worker meets each query
+            for server, label, paths in cases:
+                result = wrk(ports[server], paths, token, args.seconds, args.connections)
+                if round_:
+                    runs[label].append(result)
+    median = {label: {k: statistics.median(r[k] for r in results) for k in ("rps", "p99")}
+              | {"errors": sum(r["errors"] for r in results)} for label, results in runs.items()}
+    base = median.pop("floor")
+    return [(books, label, r["rps"], base["rps"], r["rps"] / base["rps"], r["p99"], base["p99"], r["errors"])
+            for label, r in median.items()]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--books", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--server-url", help="server for the generated databases (default: the embedded one)")
-    parser.add_argument("--seconds", type=int, default=15, help="length of each warm-up and measurement")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each warm-up and measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (medians are printed)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--queries", type=int, default=300, help="distinct varied queries")
     args = parser.parse_args()
