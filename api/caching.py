@@ -109,6 +109,7 @@ def _before():
         return None
     db.get_db(autocommit=True)  # two lookups, no transaction: all a 304 or a replay costs
     verify_jwt_in_request()  # no 304 and no cached body without a valid token
+    g.access_token_verified = True  # api/operation.py need not verify it again
     g.versions = data_versions(scopes)
     g.etag = _etag(g.versions)
     if request.if_none_match.contains_weak(g.etag):

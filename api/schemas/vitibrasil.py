@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas.common import Figure, check_order, doc
+from api.serialize import CompiledDump
 
 DEFAULT_LIMIT = 100
 _years = validate.Range(1970, 2100)
@@ -48,7 +49,7 @@ class DatasetSchema(Schema):
     last_updated = fields.DateTime(allow_none=True, metadata=doc("When a crawl last changed one of its figures."))
 
 
-class DatasetListSchema(Schema):
+class DatasetListSchema(CompiledDump):
     items = fields.List(fields.Nested(DatasetSchema), required=True, metadata=doc("In the site's order."))
 
 
@@ -66,7 +67,7 @@ class ObservationSchema(Schema):
     run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
 
 
-class ObservationPageSchema(Schema):
+class ObservationPageSchema(CompiledDump):
     items = fields.List(fields.Nested(ObservationSchema), required=True)
     next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
     total = fields.Integer(required=True, metadata=doc(
