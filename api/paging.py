@@ -32,7 +32,7 @@ def where_sql(conditions: list[str]) -> str:
 
 
 def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...], descending: bool,
-         args: dict, limit: int, exact_total=None) -> dict:
+         args: dict, limit: int, exact_total=None, select: str = "*") -> dict:
     """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique),
     as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
     total without a scan (from a summary), or None to count."""
@@ -42,7 +42,7 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
         page_where.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
         page_params += cursor.decode(args["cursor"], columns, listing)
     direction = " DESC" if descending else ""
-    rows = fetch_all(f"SELECT * FROM {source} WHERE {where_sql(page_where)}"
+    rows = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(page_where)}"
                      f" ORDER BY {', '.join(c + direction for c in columns)} LIMIT %s", (*page_params, limit + 1))
     items = rows[:limit]
     total, estimated = (exact_total(), False) if exact_total else count(source, where, params)

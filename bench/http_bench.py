@@ -57,20 +57,21 @@ NOUNS = ["Garden", "River", "Kingdom", "Kitchen", "Machine", "Sonnets", "Attic",
          "Ocean", "Journey", "Dragon", "Algorithm", "Winter", "Mirror", "Tide", "Crown", "Island", "Cafe"]
 SORTS = ["id", "-id", "title", "-title", "price", "-price", "rating", "-rating", "availability", "-availability"]
 
+# h(k): a pseudo-random non-negative integer per (book, attribute), so attributes are independent.
 FILL = """
 INSERT INTO staging.books (run_id, id, upc, title, category, price, price_excl_tax, price_incl_tax, tax,
                            availability, rating, review_count, description, image_url, url, scraped_at)
 SELECT %(run)s, i, lpad(to_hex(i), 16, '0'),
-       (%(adjectives)s::text[])[1 + (i * 7919) %% 10] || ' ' || (%(nouns)s::text[])[1 + (i * 104729) %% 20]
-           || ' ' || i,
-       (%(categories)s::text[])[1 + (i * 31) %% 50],
-       p, p, p, 0, (i * 13) %% 23, 1 + (i * 7) %% 5, i %% 4,
+       (%(adjectives)s::text[])[1 + h(1) %% 10] || ' ' || (%(nouns)s::text[])[1 + h(2) %% 20] || ' ' || i,
+       (%(categories)s::text[])[1 + h(3) %% 50],
+       p, p, p, 0, h(4) %% 23, 1 + h(5) %% 5, h(6) %% 4,
        'A generated description of book ' || i || ', long enough to look like the real ones. ...more',
        'http://books.test/media/cache/' || md5(i::text) || '.jpg',
        'http://books.test/catalogue/book_' || i || '/index.html', now()
 FROM generate_series(1::bigint, %(books)s) AS i,
-     LATERAL (SELECT (1000 + (i * 2654435761) %% 5000) / 100.0 AS p) AS price
+     LATERAL (SELECT (1000 + h(7) %% 5000) / 100.0 AS p) AS price
 """
+FILL = re.sub(r"h\((\d)\)", r"abs(hashint8(i * 8 + \1)::bigint)", FILL)
 
 
 def fill(url: str, books: int) -> None:

@@ -57,6 +57,22 @@ SELECT u.book_id, max(u.seen_at) AS seen_at
 FROM book_sightings s, unnest(s.book_ids, s.seen_at) AS u (book_id, seen_at)
 GROUP BY u.book_id;
 
+-- Title search is lower(title) LIKE '%q%'. Where pg_trgm is missing (0002_api.sql: the
+-- embedded build) the same idea in plain SQL: an index of each title's trigrams, so
+-- a search of 3 characters or more reads only the titles holding all of q's trigrams.
+CREATE FUNCTION title_trigrams(p_text text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT substr(p_text, i, 3)), '{}')
+    FROM generate_series(1, length(p_text) - 2) AS i
+$$;
+DO $$
+BEGIN
+    IF to_regclass('books_title_trgm_idx') IS NULL THEN
+        CREATE INDEX books_title_trigrams_idx ON books USING gin (title_trigrams(lower(title)));
+    END IF;
+END
+$$;
+
 -- Figures the aggregate endpoints serve, per category; the catalogue totals add them up.
 CREATE SCHEMA summary;
 COMMENT ON SCHEMA summary IS 'Aggregates refreshed by the merge that changes their sources (api.* views read them).';
@@ -130,6 +146,16 @@ CREATE OR REPLACE VIEW api.vitibrasil_datasets AS
 SELECT d.name, d.label, d.unit, d.kind, d.opcao, d.subopcao,
        f.first_year, f.last_year, coalesce(f.row_count, 0) AS row_count, f.last_updated
 FROM vitibrasil.datasets d LEFT JOIN summary.vitibrasil_figures f ON f.dataset = d.name;
+
+-- As 0002 defined it, with a LEFT JOIN (every book has its category, so the same rows):
+-- the planner then drops the join from queries that read no category column, so
+-- list pages and counts read books alone (api/books.py adds the names).
+CREATE OR REPLACE VIEW api.books AS
+SELECT b.id, b.upc, b.title, b.category_id, c.name AS category, c.slug AS category_slug,
+       b.price, b.price_excl_tax, b.price_incl_tax, b.tax, b.availability, b.rating,
+       b.review_count, b.description, b.image_url, b.url, b.first_seen_at, b.last_seen_at,
+       b.removed_at, b.updated_at, b.last_run_id
+FROM books b LEFT JOIN categories c ON c.id = b.category_id;
 
 -- Catalogue totals (listed books; removed ones only counted): one row, from 50-odd summary rows.
 CREATE VIEW api.book_stats AS
