@@ -10,7 +10,7 @@ check, one SELECT … LIMIT 20 on api.books, jsonify). ``wrk`` (apt-get install
 wrk) sends varied list queries — category filters, price windows, rating
 floors, title search, every sort, limits 10-50 — from a fixed set of
 ``--queries`` distinct ones. The three servers run at once and the cases
-take turns, a warm-up round then ``--rounds`` measured ones (medians shown),
+take turns, a warm-up round (``--warmup`` seconds) then ``--rounds`` measured ones (medians shown),
 so the load of a shared machine falls on all of them alike. Rows:
 
 - ``varied``: the project on the varied queries (after the warm-up its workers
@@ -205,7 +205,7 @@ def bench(url: str, books: int, args) -> list[tuple]:
         ports = {"project": project.port, "uncached": uncached.port, "floor": floor.port}
         for round_ in range(args.rounds + 1):  # round 0 warms up: each worker meets each query
             for server, label, paths in cases:
-                result = wrk(ports[server], paths, token, args.seconds, args.connections)
+                result = wrk(ports[server], paths, token, args.seconds if round_ else args.warmup, args.connections)
                 if round_:
                     runs[label].append(result)
     median = {label: {k: statistics.median(r[k] for r in results) for k in ("rps", "p99")}
@@ -220,6 +220,7 @@ def main() -> int:
     parser.add_argument("--books", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--server-url", help="server for the generated databases (default: the embedded one)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each warm-up and measurement")
+    parser.add_argument("--warmup", type=int, default=20, help="length of each case's warm-up")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (medians are printed)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--queries", type=int, default=300, help="distinct varied queries")
