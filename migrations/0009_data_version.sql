@@ -298,75 +298,32 @@ BEGIN
 END;
 $$;
 
--- 0003's merge, plus: a merge that changed figures refreshes the summary and moves 'vitibrasil'.
-CREATE OR REPLACE FUNCTION vitibrasil.merge_observations(p_run_id bigint, p_complete boolean)
+-- 0003's merge, kept under another name, and around it: a merge that changed figures
+-- refreshes the summary and moves 'vitibrasil' (same signature and counts as before).
+ALTER FUNCTION vitibrasil.merge_observations(bigint, boolean) RENAME TO merge_observation_rows;
+
+CREATE FUNCTION vitibrasil.merge_observations(p_run_id bigint, p_complete boolean)
 RETURNS TABLE (inserted integer, updated integer, unchanged integer, removed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_now    timestamptz := clock_timestamp();
-    v_staged integer;
+    v_counts record;
 BEGIN
-    DROP TABLE IF EXISTS _staged_observations;
-    CREATE TEMP TABLE _staged_observations ON COMMIT DROP AS
-        SELECT DISTINCT ON (s.dataset, s.category, s.item, s.year) s.*, d.unit
-        FROM staging.vitibrasil_observations s JOIN vitibrasil.datasets d ON d.name = s.dataset
-        WHERE s.run_id = p_run_id
-        ORDER BY s.dataset, s.category, s.item, s.year, s.seq DESC;
-    GET DIAGNOSTICS v_staged = ROW_COUNT;
-    ANALYZE _staged_observations;  -- a temp table has no statistics: the joins below need them
-
-    -- coalesce(category, ''): hashable equality for NULL categories ('' is not a valid category).
-    INSERT INTO vitibrasil.observation_history
-        (observation_id, quantity, value_usd, valid_from, valid_to, run_id, replaced_by_run_id)
-    SELECT o.id, o.quantity, o.value_usd, o.updated_at, v_now, o.run_id, p_run_id
-    FROM _staged_observations s
-    JOIN vitibrasil.observations o
-      ON o.dataset = s.dataset AND o.item = s.item AND o.year = s.year
-     AND coalesce(o.category, '') = coalesce(s.category, '')
-    WHERE (o.quantity, o.value_usd) IS DISTINCT FROM (s.quantity, s.value_usd)
-    ORDER BY o.id;
-
-    WITH upserted AS (
-        INSERT INTO vitibrasil.observations AS o
-            (dataset, category, item, year, is_category, quantity, value_usd, unit,
-             first_seen_at, updated_at, run_id)
-        SELECT dataset, category, item, year, is_category, quantity, value_usd, unit, v_now, v_now, p_run_id
-        FROM _staged_observations
-        ORDER BY dataset, year, seq
-        ON CONFLICT ON CONSTRAINT observations_key DO UPDATE SET
-            is_category = EXCLUDED.is_category, quantity = EXCLUDED.quantity,
-            value_usd = EXCLUDED.value_usd, unit = EXCLUDED.unit,
-            removed_at = NULL, updated_at = v_now, run_id = p_run_id
-        WHERE (o.is_category, o.quantity, o.value_usd, o.unit, o.removed_at IS NOT NULL)
-              IS DISTINCT FROM
-              (EXCLUDED.is_category, EXCLUDED.quantity, EXCLUDED.value_usd, EXCLUDED.unit, false)
-        RETURNING (xmax = 0) AS is_insert
-    )
-    SELECT count(*) FILTER (WHERE is_insert), count(*) FILTER (WHERE NOT is_insert)
-    INTO inserted, updated FROM upserted;
-    unchanged := v_staged - inserted - updated;
-
-    removed := 0;
-    IF p_complete THEN
-        UPDATE vitibrasil.observations o SET removed_at = v_now, updated_at = v_now, run_id = p_run_id
-        WHERE o.removed_at IS NULL
-          AND (o.dataset, o.year) IN (SELECT DISTINCT dataset, year FROM _staged_observations)
-          AND NOT EXISTS (
-              SELECT 1 FROM _staged_observations s
-              WHERE s.dataset = o.dataset AND s.year = o.year AND s.item = o.item
-                AND coalesce(s.category, '') = coalesce(o.category, ''));
-        GET DIAGNOSTICS removed = ROW_COUNT;
-    END IF;
-
-    IF inserted + updated + removed > 0 THEN
+    SELECT * INTO v_counts FROM vitibrasil.merge_observation_rows(p_run_id, p_complete);
+    IF v_counts.inserted + v_counts.updated + v_counts.removed > 0 THEN
         PERFORM refresh_vitibrasil_summaries();
         PERFORM bump_data_version('vitibrasil', p_run_id);
     END IF;
-
-    DELETE FROM staging.vitibrasil_observations WHERE run_id = p_run_id;
+    inserted := v_counts.inserted;
+    updated := v_counts.updated;
+    unchanged := v_counts.unchanged;
+    removed := v_counts.removed;
     RETURN NEXT;
 END;
 $$;
+
+COMMENT ON FUNCTION vitibrasil.merge_observations(bigint, boolean) IS
+    'Merge the staged Vitibrasil observations of one crawl run (merge_observation_rows), then move the '
+    'data version if figures changed; returns the counts.';
 
 DO $$
 BEGIN
