@@ -148,6 +148,13 @@ def test_each_scope_moves_with_its_own_data(db):
     merge_observations(db, rows[:1])  # one row gone from a complete reading of the year
     assert version(db, "vitibrasil") > moved
     assert query(db, "SELECT row_count FROM api.vitibrasil_datasets WHERE name = 'production'") == [(1,)]
+    # The summary equals what 0007's view computed per request.
+    assert query(db, "SELECT name, first_year, last_year, row_count, last_updated FROM api.vitibrasil_datasets"
+                     " ORDER BY name") == query(db, """
+        SELECT d.name, min(o.year), max(o.year), count(o.id), max(o.updated_at)
+        FROM vitibrasil.datasets d
+        LEFT JOIN vitibrasil.observations o ON o.dataset = d.name AND o.removed_at IS NULL
+        GROUP BY d.name ORDER BY d.name""")
 
 
 SIZES = [0, 7, 400, 2500]
