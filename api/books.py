@@ -92,12 +92,10 @@ def list_books(args):
     page = paging.page("api.books", where, params, columns=SORT_KEYS[args["sort"].lstrip("-")],
                        descending=args["sort"].startswith("-"), args=args, limit=args["limit"],
                        exact_total=_summary_total(args), select=BOOK_COLUMNS)
-    if page["items"]:
-        names = {row["id"]: (row["name"], row["slug"]) for row in fetch_all(
-            "SELECT id, name, slug FROM api.categories WHERE id = ANY(%s)",
-            (list({book["category_id"] for book in page["items"]}),))}
-        for book in page["items"]:
-            book["category"], book["category_slug"] = names[book["category_id"]]
+    names = paging.remember("category names", lambda: {
+        row["id"]: (row["name"], row["slug"]) for row in fetch_all("SELECT id, name, slug FROM api.categories")})
+    for book in page["items"]:
+        book["category"], book["category_slug"] = names[book["category_id"]]
     return page
 
 

@@ -4,8 +4,8 @@ A page resumes after the cursor's (sort value, id): it walks an index, so a
 deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
 matching rows (default 10,000) or when the caller knows it from a summary;
 above the cap it is the planner's estimate and ``total_is_estimate`` is true.
-Counts are kept per (data version, listing) in a bounded cache, so paging
-through a listing counts it once.
+Counts (and whatever else ``remember`` is given) are kept per (data version,
+listing) in a bounded cache, so paging through a listing counts it once.
 """
 
 from __future__ import annotations
@@ -50,22 +50,30 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
             "next_cursor": cursor.encode([items[-1][c] for c in columns], listing) if len(rows) > limit else None}
 
 
+def remember(key, compute):
+    """``compute()``, kept per (data version, ``key``) in the app's bounded cache; not kept for
+    views that declare no data version (api.caching.versioned)."""
+    versions = g.get("versions")
+    if not versions:
+        return compute()
+    cache = current_app.extensions[COUNTS]
+    if (known := cache.get((versions, key))) is None:
+        known = compute()
+        cache.put((versions, key), known)
+    return known
+
+
 def count(source: str, where: list[str], params: list) -> tuple[int, bool]:
     """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above."""
-    cache = current_app.extensions[COUNTS]
-    versions = g.get("versions")  # set by api.caching for versioned views; otherwise nothing is kept
-    key = (versions, source, tuple(where), json.dumps(params, default=str)) if versions else None
-    if key and (known := cache.get(key)) is not None:
-        return known
+    return remember((source, tuple(where), json.dumps(params, default=str)), lambda: _count(source, where, params))
+
+
+def _count(source: str, where: list[str], params: list) -> tuple[int, bool]:
     cap = current_app.config["API_COUNT_CAP"]
     condition = where_sql(where)
     n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT %s) capped",
                   (*params, cap + 1))["n"]
-    result = (n, False)
-    if n > cap:
-        plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}", params)
-        estimate = int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"])
-        result = (max(estimate, cap + 1), True)
-    if key:
-        cache.put(key, result)
-    return result
+    if n <= cap:
+        return n, False
+    plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}", params)
+    return max(int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]), cap + 1), True
