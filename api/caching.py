@@ -88,7 +88,7 @@ def init_app(app) -> None:
 
 
 def data_versions(scopes) -> tuple:
-    """((scope, version), ...) of ``scopes`` as this request's snapshot sees them (0: never moved)."""
+    """((scope, version), ...) of ``scopes``, read once per request (0: never moved, or emptied)."""
     if "data_versions" not in g:
         g.data_versions = {row["scope"]: row["version"] for row in fetch_all(
             "SELECT scope, version FROM api.data_versions")}
