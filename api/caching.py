@@ -135,3 +135,21 @@ def _after(response: Response) -> Response:
         headers = [(name, response.headers[name]) for name in REPLAYED_HEADERS if name in response.headers]
         current_app.extensions[RESPONSES].put(etag, (response.get_data(), headers))
     return response
+
+
+def describe(operations: dict, view) -> None:
+    """Add what this module answers to the OpenAPI operations of ``view`` (api/openapi.py)."""
+    if not getattr(view, "data_scopes", None):
+        return
+    for operation in operations.values():
+        operation["parameters"].append({
+            "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+            "description": "The ETag of an earlier answer: 304 while the data it came from is unchanged."})
+        operation["responses"]["200"]["headers"] = {
+            "ETag": {"description": "Strong validator of this answer (data version and request).",
+                     "schema": {"type": "string"}},
+            "Cache-Control": {"description": "private, no-cache: revalidate with If-None-Match.",
+                              "schema": {"type": "string"}},
+            "X-Data-Version": {"description": "The data versions this answer reflects, e.g. books=42.",
+                               "schema": {"type": "string"}}}
+        operation["responses"]["304"] = {"description": "Not modified: the If-None-Match ETag is current."}
