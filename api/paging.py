@@ -2,7 +2,7 @@
 
 A page resumes after the cursor's (sort value, id): it walks an index, so a
 deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
-matching rows (default 10,000) or when the caller knows it from a summary;
+matching rows (default 1,000) or when the caller knows it from a summary;
 above the cap it is the planner's estimate and ``total_is_estimate`` is true.
 Counts (and whatever else ``remember`` is given) are kept per (data version,
 listing) in a bounded cache, so paging through a listing counts it once.
@@ -22,7 +22,7 @@ COUNTS = "api.count_cache"
 
 
 def init_app(app) -> None:
-    app.config.setdefault("API_COUNT_CAP", 10_000)
+    app.config.setdefault("API_COUNT_CAP", 1_000)
     app.config.setdefault("API_COUNT_CACHE_SIZE", 10_000)
     app.extensions[COUNTS] = BoundedCache(app.config["API_COUNT_CACHE_SIZE"])
 

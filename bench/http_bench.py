@@ -218,6 +218,7 @@ def bench(url: str, books: int, args) -> list[tuple]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--books", type=int, nargs="+", default=[1000, 100_000])
+    parser.add_argument("--database-url", nargs="*", help="also benchmark these databases as they are")
     parser.add_argument("--server-url", help="server for the generated databases (default: the embedded one)")
     parser.add_argument("--seconds", type=int, default=10, help="length of each warm-up and measurement")
     parser.add_argument("--warmup", type=int, default=20, help="length of each case's warm-up")
@@ -227,6 +228,14 @@ def main() -> int:
     args = parser.parse_args()
     server_url = args.server_url or migrations.embedded_url()
     rows = []
+    for url in args.database_url or []:  # as it is: no fill, not dropped
+        conn = migrations.connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM books")
+            books = cur.fetchone()[0]
+        conn.close()
+        rows += bench(url, books, args)
+        print_table(rows)
     for books in args.books:
         name = f"bench_http_{uuid.uuid4().hex[:8]}"
         admin = migrations.connect(server_url)

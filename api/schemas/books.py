@@ -68,9 +68,9 @@ class BookPageSchema(CompiledDump):
     items = fields.List(fields.Nested(BookSchema), required=True)
     next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
     total = fields.Integer(required=True, metadata=doc(
-        "Books matching the filters, over all pages: exact up to 10,000, an estimate above (see total_is_estimate)."))
+        "Books matching the filters, over all pages: exact up to 1,000, an estimate above (see total_is_estimate)."))
     total_is_estimate = fields.Boolean(required=True, metadata=doc(
-        "true when total is the planner's estimate (more than 10,000 matches), false when it is exact."))
+        "true when total is the planner's estimate (more than 1,000 matches), false when it is exact."))
 
 
 class HistoryEntrySchema(Schema):
