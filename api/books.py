@@ -99,6 +99,11 @@ def list_books(args):
     (same filters and sort) until it is null to visit each matching book exactly once.
     `total` is exact up to 1,000 matches (and always without filters other than category
     and include_removed); above, it is an estimate and `total_is_estimate` is true."""
+    return book_page(args)
+
+
+def book_page(args: dict) -> dict:
+    """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
     where, params = _filters(args)
     page = paging.page("api.books", where, params, columns=SORT_KEYS[args["sort"].lstrip("-")],
                        descending=args["sort"].startswith("-"), args=args, limit=args["limit"],

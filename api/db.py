@@ -19,7 +19,7 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_UNKN
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
-import migrations
+from api import settings
 from migrations import DatabaseUnavailable
 
 _POOL = "api.db_pool"
@@ -34,9 +34,7 @@ def init_app(app) -> None:
 def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
-            url = app.config["DATABASE_URL"] or migrations.database_url("API_DATABASE_URL", "DATABASE_URL")
-            if url.startswith("postgres://"):
-                url = "postgresql://" + url[len("postgres://"):]
+            url = settings.database_url(app.config)
             options = " ".join(filter(None, (parse_dsn(url).get("options"), SESSION_DEFAULTS)))
             pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], make_dsn(url, options=options),
                                           connect_timeout=5, application_name="books-api")
@@ -54,21 +52,36 @@ def close_pool(app) -> None:
             pool.closeall()
 
 
-def get_db(*, autocommit: bool = False):
-    """The request's connection. Taken with ``autocommit`` (api/caching.py's lookups), its
-    statements each see the latest commit until ``snapshot()``; otherwise they share one transaction."""
+def pool_usage(app) -> dict | None:
+    """This process's connections: in use, idle, and the most it may open; None before the first."""
+    pool = app.extensions.get(_POOL)
+    if pool is None:
+        return None
+    # psycopg2's pools keep checked-out connections in _used and idle ones in _pool (no public counts).
+    return {"in_use": len(pool._used), "idle": len(pool._pool), "max": pool.maxconn}
+
+
+def lookups_first() -> None:
+    """The request's first statements (api/caching.py: the token's user, the data version) each
+    see the latest commit, in autocommit, until ``snapshot()``. Nothing connects before one runs."""
+    g.db_autocommit = True
+
+
+def get_db():
+    """The request's connection: its reads share one transaction (unless ``lookups_first``)."""
     if "db" not in g:
         try:
             conn = _pool(current_app._get_current_object()).getconn()
         except psycopg2.OperationalError as exc:
             raise DatabaseUnavailable(" ".join(str(exc).split())) from exc
-        conn.autocommit = autocommit
+        conn.autocommit = bool(g.get("db_autocommit"))
         g.db = conn
     return g.db
 
 
 def snapshot() -> None:
     """From here on the request's reads share one read-only REPEATABLE READ transaction."""
+    g.db_autocommit = False
     if "db" in g and g.db.autocommit:
         g.db.autocommit = False
 

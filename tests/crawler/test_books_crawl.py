@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import os
 import random
@@ -15,7 +14,10 @@ import time
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+from scrapy.utils.test import get_crawler
 
+from crawler.spiders.books import BooksSpider
 from tests.helpers import FIXTURES, ROOT, last_run, query
 from tests.sites.books import BooksSite, generate_books, real_books, serve
 
@@ -102,27 +104,6 @@ def test_full_crawl_then_recrawl_then_changes(db, crawl, site):
         assert new[0] - old[0] == Decimal("1.00")
 
 
-def test_books_absent_from_a_complete_crawl_are_marked_removed_not_deleted(db, crawl):
-    site = BooksSite(generate_books(60, seed=1))
-    with serve(site) as base_url:
-        assert crawl_site(crawl, base_url).returncode == 0
-        gone = site.books.pop(60)
-        # A filtered crawl is not complete: nothing outside it is removed.
-        result = crawl_site(crawl, base_url, args={"category": site.books[59].category})
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert last_run(db)["complete"] is False
-        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
-
-        assert crawl_site(crawl, base_url).returncode == 0
-        assert last_run(db)["removed"] == 1
-        assert query(db, "SELECT id FROM books WHERE removed_at IS NOT NULL") == [(gone.id,)]
-        assert query(db, "SELECT count(*) FROM books") == [(60,)]
-
-        site.books[gone.id] = gone  # back in the catalogue: no longer removed
-        assert crawl_site(crawl, base_url).returncode == 0
-        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
-
-
 def test_malformed_pages_are_rejected_with_reasons_and_nothing_else_is_lost(db, crawl):
     site = BooksSite(generate_books(100, seed=2))
     broken = {100: "no_price", 99: "bad_rating", 98: "no_title", 97: "no_upc", 96: "no_category", 95: "bad_price"}
@@ -141,18 +122,6 @@ def test_malformed_pages_are_rejected_with_reasons_and_nothing_else_is_lost(db, 
     assert set(rejects[97]) == {"upc"} and set(rejects[96]) == {"category"}
     urls = query(db, "SELECT url FROM rejects WHERE run_id = %s AND (item->>'id')::int = 100", (run["id"],))
     assert urls == [(base_url + site.books[100].path,)]
-
-
-def test_duplicate_upcs_are_dropped_and_counted(db, crawl):
-    books = generate_books(30, seed=3)
-    books[1] = dataclasses.replace(books[1], upc=books[0].upc)
-    site = BooksSite(books)
-    with serve(site) as base_url:
-        result = crawl_site(crawl, base_url)
-    assert result.returncode == 0
-    run = last_run(db)
-    assert (run["inserted"], run["duplicates"]) == (29, 1)
-    assert run["stats"]["dedup/duplicates"] == 1
 
 
 def test_pages_failing_once_are_retried_and_nothing_is_lost(db, crawl):
@@ -186,19 +155,26 @@ def test_category_argument_crawls_one_category_by_name_or_slug(db, crawl, site):
         assert "category argument 'No Such Shelf' matches no category" in result.stderr
 
 
+def test_invalid_arguments_stop_before_any_request(crawl):
+    site = BooksSite(generate_books(5))
+    with serve(site) as base_url:
+        result = crawl("books", args={"start_url": base_url + "index.html", "pages": "3"})
+    assert result.returncode == 1
+    assert "Spider parameter validation failed" in result.stderr and "\npages\n" in result.stderr
+    assert not site.requests
+
+
 @pytest.mark.parametrize("args, named", [
     ({"start_url": "ftp://example.com/"}, "start_url"),
     ({"start_url": "books.toscrape.com"}, "start_url"),
     ({"category": " "}, "category"),
-    ({"pages": "3"}, "pages"),
 ])
-def test_invalid_arguments_stop_before_any_request(crawl, args, named):
-    site = BooksSite(generate_books(5))
-    with serve(site) as base_url:
-        result = crawl("books", args={"start_url": base_url + "index.html", **args})
-    assert result.returncode != 0
-    assert "Spider parameter validation failed" in result.stderr and f"\n{named}\n" in result.stderr
-    assert not site.requests
+def test_invalid_arguments_are_named(args, named, caplog):
+    # In-process: the spider is never built (the crawl above shows what that means for a run).
+    with pytest.raises(ValidationError) as error:
+        BooksSpider.from_crawler(get_crawler(BooksSpider), **{"start_url": "http://127.0.0.1/index.html", **args})
+    assert [e["loc"] for e in error.value.errors()] == [(named,)]
+    assert "Spider parameter validation failed" in caplog.text and f"\n{named}\n" in caplog.text
 
 
 def test_unreachable_database_stops_the_crawl_with_one_error_line(crawl):
@@ -319,6 +295,10 @@ def test_removal_safety_net_holds_above_the_limit_and_yields_to_an_explicit_over
         assert run["finish_reason"].startswith("removal safety net: the run would mark 10 of 100 books removed")
         assert "removal safety net" in result.stderr and "-s REMOVAL_MAX_FRACTION=1" in result.stderr
         assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+        # What the health check reads: the last run's status and reason, and when the catalogue was last seen whole.
+        [(first_whole,)] = query(db, "SELECT finished_at FROM crawl_runs WHERE complete")
+        assert query(db, "SELECT last_run_id, last_status, last_reason, last_complete_at FROM crawl_freshness"
+                         " WHERE spider = 'books'") == [(run["id"], "partial", run["finish_reason"], first_whole)]
 
         result = crawl_site(crawl, base_url, settings={"REMOVAL_MAX_FRACTION": 1})
         assert result.returncode == 0, result.stderr[-3000:]
@@ -349,3 +329,28 @@ def test_an_empty_crawl_fails(db, crawl):
     run = last_run(db)
     assert (run["status"], run["finish_reason"]) == ("failed", "empty crawl: no item (the site declares "
                                                                 "0 books, 1 listing pages)")
+
+
+def test_a_merge_that_fails_is_recorded_failed_on_a_fresh_connection_and_keeps_what_was_staged(db, db_url):
+    site = BooksSite(generate_books(100, seed=10))
+    site.fail_once.update(b.path for b in site.books.values())  # slows the crawl down: every page twice
+    with serve(site) as base_url:
+        command = [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={base_url}index.html",
+                   "-s", "POSTGRES_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS=2", "-s", "RETRY_BACKOFF_BASE=0.05"]
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not query(db, "SELECT count(*) FROM staging.books")[0][0]:
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        # A row the merge cannot take (a blank category breaks categories' CHECK), as a schema drift would.
+        query(db, "INSERT INTO staging.books (run_id, id, category, scraped_at)"
+                  " SELECT id, 100000, ' ', now() FROM crawl_runs WHERE status = 'running' RETURNING 1")
+        _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 1, stderr[-3000:]
+    run = last_run(db)
+    assert run["status"] == "failed" and run["finish_reason"].startswith("merge failed (finished): ")
+    assert "categories_name_check" in run["finish_reason"]
+    assert f"Merge of crawl run {run['id']} failed; its staged items were kept" in stderr
+    assert query(db, "SELECT count(*) FROM staging.books WHERE run_id = %s", (run["id"],))[0][0] > 100
+    assert query(db, "SELECT count(*) FROM books") == [(0,)]
