@@ -7,14 +7,13 @@ state that run left, so a training set can be traced to its crawl.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict
 
 from flask import Blueprint, Response, stream_with_context
 
-from api.db import fetch_one, get_db
+from api import csvstream
+from api.db import fetch_one
 from api.operation import operation
 from api.schemas.ml import FEATURES, FeatureListSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema
 
@@ -37,11 +36,8 @@ def features():
 
 
 def _rows():
-    """Rows in chunks from a server-side cursor: memory stays flat whatever the size."""
-    with get_db().cursor(name="training_data") as cur:
-        cur.execute(f"SELECT {', '.join(COLUMNS)} FROM api.training_data ORDER BY book_id")
-        while chunk := cur.fetchmany(CHUNK_ROWS):
-            yield chunk
+    return csvstream.rows(f"SELECT {', '.join(COLUMNS)} FROM api.training_data ORDER BY book_id",
+                          name="training_data", chunk=CHUNK_ROWS)
 
 
 def _json(run_id):
@@ -51,23 +47,6 @@ def _json(run_id):
         yield separator + ",".join(json.dumps(_row_schema.dump(dict(zip(COLUMNS, row)))) for row in chunk)
         separator = ","
     yield "]}\n"
-
-
-def _csv_value(value):
-    """Booleans as JSON writes them; amounts as stored ("0.00", not "0.0")."""
-    return str(value).lower() if isinstance(value, bool) else value
-
-
-def _csv():
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for chunk in _rows():
-        writer.writerows([_csv_value(value) for value in row] for row in chunk)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()  # the header alone when there are no rows
 
 
 @bp.get("/training-data")
@@ -80,6 +59,5 @@ def training_data(args):
     run_id = _crawl_run_id()
     headers = {"X-Crawl-Run-Id": "" if run_id is None else str(run_id)}
     if args["format"] == "csv":
-        headers["Content-Disposition"] = f'attachment; filename="training-data-run-{run_id}.csv"'
-        return Response(stream_with_context(_csv()), mimetype="text/csv", headers=headers)
+        return csvstream.response(COLUMNS, _rows(), filename=f"training-data-run-{run_id}.csv", headers=headers)
     return Response(stream_with_context(_json(run_id)), mimetype="application/json", headers=headers)
