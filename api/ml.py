@@ -1,8 +1,15 @@
-"""``/api/v1/ml``: the feature list, and one model-ready row per listed book.
+"""``/api/v1/ml``: the feature list, one model-ready row per listed book, and the
+price models (ml/) with their predictions.
 
 Training data is streamed from a server-side cursor and stamped with the last
 crawl run that changed the books (body and X-Crawl-Run-Id): the rows are the
 state that run left, so a training set can be traced to its crawl.
+
+Models are trained and registered by ``python -m ml train`` (ml.model_versions);
+this module only reads them. Features come from the same views the trainer
+reads. A process loads the active version of a model once and loads again
+only when another version becomes active; artifacts are skops files loaded
+with an explicit list of trusted types, so a stored artifact cannot run code.
 """
 
 from __future__ import annotations
@@ -12,11 +19,20 @@ import io
 import json
 from dataclasses import asdict
 
-from flask import Blueprint, Response, stream_with_context
+import hashlib
+import threading
+from dataclasses import dataclass
 
-from api.db import fetch_one, get_db
+import numpy as np
+import skops.io as sio
+from flask import Blueprint, Response, current_app, stream_with_context
+from threadpoolctl import threadpool_limits
+
+from api.db import fetch_all, fetch_one, get_db
+from api.errors import ApiError
 from api.operation import operation
-from api.schemas.ml import FEATURES, FeatureListSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema
+from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
+                            PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 
 bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
 
@@ -83,3 +99,176 @@ def training_data(args):
         headers["Content-Disposition"] = f'attachment; filename="training-data-run-{run_id}.csv"'
         return Response(stream_with_context(_csv()), mimetype="text/csv", headers=headers)
     return Response(stream_with_context(_json(run_id)), mimetype="application/json", headers=headers)
+
+
+# --- Price models -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    description: str
+    needs: tuple[tuple[str, ...], ...]  # each instance has exactly one of these field sets
+
+
+MODELS = {
+    "wine_price": Model("Price (US$/kg) of a row of a Vitibrasil trade dataset, forecast from earlier years.",
+                        (("dataset", "country", "year"),)),
+    "book_price": Model("Price (GBP) of a book from what its page shows.",
+                        (("book_id",), ("category", "rating", "availability", "review_count", "description_length"))),
+}
+# The only types an artifact may hold (the models and baselines ml/models.py builds).
+TRUSTED_TYPES = [
+    "functools.partial", "numpy.dtype", "numpy.ndarray",
+    "sklearn._loss.link.IdentityLink", "sklearn._loss.link.Interval", "sklearn._loss.loss.AbsoluteError",
+    "sklearn.compose._column_transformer.ColumnTransformer", "sklearn.dummy.DummyRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._encoders.OneHotEncoder", "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.tree._classes.DecisionTreeRegressor", "sklearn.tree._tree.Tree", "sklearn.utils.validation.check_array",
+]
+_CACHE = "api.ml_models"
+_cache_lock = threading.Lock()
+_VERSION_COLUMNS = ("id, name, version, status, trained_at, algorithm, params, baseline, features, scale_feature,"
+                    " feature_view, crawl_run_ids, data_version, train_size, heldout_size, model_mae, model_mape,"
+                    " baseline_mae, baseline_mape, serves, artifact_sha256")
+
+
+class UntrustedArtifact(ValueError):
+    """A stored artifact holds a type outside TRUSTED_TYPES, or not the bytes registered."""
+
+
+def load_artifact(data: bytes, sha256: str):
+    """The estimator in a registered artifact; refuses altered bytes and untrusted types."""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise UntrustedArtifact("artifact bytes do not match their registered sha256")
+    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise UntrustedArtifact(f"artifact holds untrusted type(s): {', '.join(untrusted)}")
+    return sio.loads(data, trusted=TRUSTED_TYPES)
+
+
+@dataclass(frozen=True)
+class Active:
+    row: dict
+    estimator: object
+
+
+def active_model(name: str) -> Active | None:
+    """The active version of ``name``, loaded once per process and again only when another becomes active."""
+    row = fetch_one(f"SELECT {_VERSION_COLUMNS} FROM ml.model_versions WHERE name = %s AND status = 'active'",
+                    (name,))
+    if row is None:
+        return None
+    cache = current_app.extensions.setdefault(_CACHE, {})
+    with _cache_lock:
+        loaded = cache.get(name)
+        if loaded is None or loaded.row["artifact_sha256"] != row["artifact_sha256"]:
+            data = fetch_one("SELECT artifact FROM ml.model_versions WHERE id = %s", (row["id"],))["artifact"]
+            loaded = cache[name] = Active(row, load_artifact(bytes(data), row["artifact_sha256"]))
+        elif loaded.row["id"] != row["id"]:
+            loaded = cache[name] = Active(row, loaded.estimator)  # same bytes, another version
+    return loaded
+
+
+def _version(row: dict) -> dict:
+    return {**row,
+            "training_data": {k: row[k] for k in ("crawl_run_ids", "data_version", "train_size", "heldout_size")},
+            "metrics": {"model": {"mae": row["model_mae"], "mape": row["model_mape"]},
+                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}}}
+
+
+@bp.get("/models")
+@operation("List price models", response=ModelListSchema)
+def list_models():
+    """Every model with its versions (newest first): held-out metrics of the model and of its naive
+    baseline, what the version serves (the model only when its MAE is lower), the data it was trained on."""
+    rows = fetch_all(f"SELECT {_VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
+    models = []
+    for name, model in MODELS.items():
+        versions = [_version(r) for r in rows if r["name"] == name]
+        active = next((v["version"] for v in versions if v["status"] == "active"), None)
+        models.append({"name": name, "description": model.description, "active_version": active,
+                       "versions": versions})
+    return {"models": models}
+
+
+def _check_fields(name: str, instances: list[dict]) -> None:
+    errors = {}
+    for i, instance in enumerate(instances):
+        given = tuple(sorted(instance))
+        if not any(given == tuple(sorted(needs)) for needs in MODELS[name].needs):
+            wanted = " or ".join("{" + ", ".join(needs) + "}" for needs in MODELS[name].needs)
+            errors[f"instances[{i}]"] = [f"{name} takes {wanted}; got {{{', '.join(given)}}}."]
+    if errors:
+        raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
+
+
+def _wine_rows(active: Active, instances: list[dict]) -> list[dict]:
+    features = active.row["features"]
+    found = {(r["dataset"], r["country"], r["year"]): r for r in fetch_all(
+        f"SELECT dataset, country, year, {', '.join(features)} FROM ml.wine_price_features"
+        " WHERE dataset = ANY(%s) AND country = ANY(%s) AND year = ANY(%s) AND price_1 IS NOT NULL",
+        (sorted({i["dataset"] for i in instances}), sorted({i["country"] for i in instances}),
+         sorted({i["year"] for i in instances})))}
+    missing = {f"instances[{n}]": [f"No {i['year'] - 1} price of {i['country']} in {i['dataset']} to forecast from."]
+               for n, i in enumerate(instances) if (i["dataset"], i["country"], i["year"]) not in found}
+    if missing:
+        raise ApiError(422, "no history to forecast from: " + "; ".join(
+            f"{i['dataset']} {i['country']} {i['year']}" for n, i in enumerate(instances)
+            if f"instances[{n}]" in missing), missing)
+    return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
+
+
+def _book_rows(active: Active, instances: list[dict]) -> list[dict]:
+    ids = sorted({i["book_id"] for i in instances if "book_id" in i})
+    books = {r["book_id"]: r for r in fetch_all(
+        "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
+    categories = {r["category"] for r in fetch_all("SELECT DISTINCT category FROM ml.book_price_features")}
+    missing = {}
+    for n, i in enumerate(instances):
+        if "book_id" in i and i["book_id"] not in books:
+            missing[f"instances[{n}].book_id"] = [f"No listed book {i['book_id']}."]
+        elif "category" in i and i["category"] not in categories:
+            missing[f"instances[{n}].category"] = [f"No book of category {i['category']!r} to learn from."]
+    if missing:
+        raise ApiError(422, f"no history to predict from: {', '.join(missing)}", missing)
+    return [books[i["book_id"]] if "book_id" in i else i for i in instances]
+
+
+_ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
+
+
+def _predict(active: Active, rows: list[dict]) -> list[float]:
+    """As ml/train.py's predict(): strings kept, numbers as floats, NULL as NaN, times the scale feature."""
+    features, scale = active.row["features"], active.row["scale_feature"]
+    matrix = np.array([[v if isinstance(v, str) else np.nan if v is None else float(v) for v in (r[f] for f in features)]
+                       for r in rows], dtype=object)
+    with threadpool_limits(limits=1):
+        output = active.estimator.predict(matrix)
+    if scale:
+        output = output * np.array([float(r[scale]) for r in rows])
+    return [float(v) for v in output]
+
+
+@bp.post("/predictions")
+@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 422, 503))
+def predict(body):
+    """Predictions of the active version of a model for up to 1000 instances. 404: unknown model;
+    400: invalid instances (per instance and field); 422: an instance without the history it needs
+    (wine_price: the previous year's price of that country in that dataset; book_price: a listed
+    book or a known category); 503: no trained version yet (run `python -m ml train`)."""
+    name = body["model"]
+    if name not in MODELS:
+        raise ApiError(404, f"unknown model {name!r}: known models are {', '.join(MODELS)}",
+                       {"model": [f"Unknown model: one of {', '.join(MODELS)}."]})
+    instances = body["instances"]
+    _check_fields(name, instances)
+    active = active_model(name)
+    if active is None:
+        raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
+                       code="model_not_trained")
+    values = _predict(active, _ROWS[name](active, instances))
+    row = active.row
+    return {"model": name, "version": row["version"], "serves": row["serves"],
+            "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",
+            "predictions": [{"prediction": v, "instance": i} for v, i in zip(values, instances)]}
