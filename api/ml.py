@@ -20,6 +20,7 @@ import json
 from dataclasses import asdict
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, Predic
                             PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 
 bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
+logger = logging.getLogger(__name__)
 
 COLUMNS = [f.name for f in FEATURES]
 CHUNK_ROWS = 500
@@ -213,8 +215,8 @@ def _wine_rows(active: Active, instances: list[dict]) -> list[dict]:
     missing = {f"instances[{n}]": [f"No {i['year'] - 1} price of {i['country']} in {i['dataset']} to forecast from."]
                for n, i in enumerate(instances) if (i["dataset"], i["country"], i["year"]) not in found}
     if missing:
-        raise ApiError(422, "no history to forecast from: " + "; ".join(
-            f"{i['dataset']} {i['country']} {i['year']}" for n, i in enumerate(instances)
+        raise ApiError(422, "no history to forecast from: " + ", ".join(
+            f"instances[{n}] ({i['dataset']} {i['country']} {i['year']})" for n, i in enumerate(instances)
             if f"instances[{n}]" in missing), missing)
     return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
 
@@ -263,7 +265,12 @@ def predict(body):
                        {"model": [f"Unknown model: one of {', '.join(MODELS)}."]})
     instances = body["instances"]
     _check_fields(name, instances)
-    active = active_model(name)
+    try:
+        active = active_model(name)
+    except UntrustedArtifact as exc:
+        logger.error("model %s: artifact refused: %s", name, exc)
+        raise ApiError(503, f"model {name}: the active version's artifact is refused ({exc}):"
+                            f" run `python -m ml train {name}`", code="model_refused") from exc
     if active is None:
         raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
                        code="model_not_trained")

@@ -96,16 +96,23 @@ def _subset(columns: dict, mask: np.ndarray) -> dict:
     return {name: values[mask] for name, values in columns.items()}
 
 
+def _usable(columns: dict, features) -> bool:
+    """Every feature has a value in some row (a column of NULLs only, e.g. Brazil's production when
+    the volume datasets were not crawled, cannot be binned)."""
+    return all(any(v is not None for v in columns[f]) for f in features)
+
+
 def _choose(spec: ModelSpec, train: dict) -> tuple[str, dict]:
     """The feature set with the lowest MAE on validation rows carved out of the training rows."""
-    if len(spec.candidates) == 1:
-        return next(iter(spec.candidates)), {}
+    names = [name for name, c in spec.candidates.items() if _usable(train, c.features)]
     fit_mask, validation_mask = spec.split(train, 1)
-    if not fit_mask.any() or not validation_mask.any():
-        return next(iter(spec.candidates)), {}
     fit_rows, validation = _subset(train, fit_mask), _subset(train, validation_mask)
+    names = [name for name in names if _usable(fit_rows, spec.candidates[name].features)] or names[:1]
+    if len(names) == 1 or not fit_mask.any() or not validation_mask.any():
+        return names[0], {}
     scores = {}
-    for name, candidate in spec.candidates.items():
+    for name in names:
+        candidate = spec.candidates[name]
         estimator = _fit(candidate.make(spec.params), spec, fit_rows, candidate.features)
         scores[name] = round(_errors(spec, validation, predict(estimator, validation, candidate.features,
                                                                   spec.scale_feature))[0], 6)

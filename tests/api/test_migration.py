@@ -30,7 +30,9 @@ def test_role_is_nologin_and_read_only_everywhere(db):
           AND has_table_privilege('api_reader', c.oid, 'SELECT')""")}
     assert readable == {"api.books", "api.categories", "api.training_data", "public.book_history",
                         "public.crawl_runs", "public.api_users", "public.schema_migrations",
-                        "api.vitibrasil_datasets", "api.vitibrasil_observations"}  # 0007_vitibrasil_api
+                        "api.vitibrasil_datasets", "api.vitibrasil_observations",  # 0007_vitibrasil_api
+                        "ml.wine_price_features", "ml.book_price_features", "ml.model_versions",
+                        "ml.trainings"}  # 0010_ml_models
 
 
 def test_the_whole_api_runs_under_the_role(reader_url, catalogue, user):

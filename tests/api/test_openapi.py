@@ -21,7 +21,7 @@ def test_document_validates_and_covers_every_route(app, client):
     routes = {(openapi_path(rule.rule), method.lower())
               for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    assert routes == documented and len(routes) == 16  # 14 + the two /api/v1/vitibrasil routes
+    assert routes == documented and len(routes) == 18  # 14 + the two /api/v1/vitibrasil and two /api/v1/ml model routes
     for path, item in document["paths"].items():
         for method, op in item.items():
             assert op["summary"] and op["description"], (path, method)
