@@ -51,9 +51,9 @@ def _admin_connection():
     config = current_app.config
     try:
         conn = migrations.connect(config["ADMIN_DATABASE_URL"] or config["DATABASE_URL"] or migrations.database_url())
+        migrations.migrate(conn)  # also one line when the migrations lock is held past MIGRATION_LOCK_TIMEOUT
     except migrations.DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    migrations.migrate(conn)
     return conn
 
 

@@ -3,6 +3,10 @@
 ``RETRY_BACKOFF_BASE`` seconds before the first retry, doubling with each
 retry up to ``RETRY_BACKOFF_MAX``. Replaces Scrapy's RetryMiddleware (same
 settings otherwise: RETRY_TIMES, RETRY_HTTP_CODES, ...).
+
+A page that answers 200 but contradicts itself (the spider's ``page_problem``:
+cut short, fewer products than it declares, ...) is retried the same way: a
+proxy, CDN or overloaded origin that cut it once usually serves it whole next time.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
 
     async def process_response(self, request, response):
-        return await self._after_delay(super().process_response(request, response))
+        result = super().process_response(request, response)
+        if result is response and response.status == 200 and not request.meta.get("dont_retry", False):
+            page_problem = getattr(self.crawler.spider, "page_problem", None)
+            if page_problem and (problem := page_problem(request, response)):
+                result = self._retry(request, f"incomplete page: {problem}") or response
+        return await self._after_delay(result)
 
     async def process_exception(self, request, exception):
         return await self._after_delay(super().process_exception(request, exception))

@@ -19,7 +19,7 @@ import sys
 import migrations
 from crawler.items import ObservationItem
 from crawler.schemas import ObservationSchema
-from crawler.store import CrawlStore
+from crawler.store import CrawlStore, database_url
 from crawler.vitibrasil.assembly import combine, read_page, total_mismatches
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
     try:
-        store = CrawlStore.open(migrations.database_url(), [ObservationItem])
+        store = CrawlStore.open(database_url(), [ObservationItem])
     except migrations.DatabaseUnavailable as exc:
         logger.error("Rebuild not started: %s", exc)
         return 2

@@ -14,6 +14,13 @@ CONCURRENT_REQUESTS_PER_DOMAIN = int(os.environ.get("CONCURRENT_REQUESTS_PER_DOM
 DOWNLOAD_TIMEOUT = 60
 RETRY_ENABLED = True
 RETRY_TIMES = 3
+# Retries (and pages that came back cut, see crawler/backoff.py) wait 1, 2, 4... seconds.
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.backoff.BackoffRetryMiddleware": 550,
+}
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -29,6 +36,11 @@ DATABASE_URL = os.environ.get("DATABASE_URL")
 POSTGRES_ITEM_CLASSES = ["crawler.items.BookItem", "crawler.items.ObservationItem", "crawler.items.RawFileItem"]
 POSTGRES_BATCH_SIZE = 500
 POSTGRES_FLUSH_SECONDS = 5.0
+# How long staging writes and the merge wait for a restarting database before the crawl stops.
+POSTGRES_RETRY_SECONDS = float(os.environ.get("POSTGRES_RETRY_SECONDS", 60))
+# The largest share of a table's live rows one complete run may mark removed; above it the
+# run ends 'partial' and removes nothing. -s REMOVAL_MAX_FRACTION=1 lifts the limit for one run.
+REMOVAL_MAX_FRACTION = float(os.environ.get("REMOVAL_MAX_FRACTION", 0.05))
 
 # Progress in the log (pages, items and their rates per minute) every LOGSTATS_INTERVAL seconds.
 LOGSTATS_INTERVAL = float(os.environ.get("LOGSTATS_INTERVAL", 60))

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -37,21 +36,14 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
 import migrations
-from crawler import logs, schedules
+from crawler import logs, outcome, schedules
 from crawler.schedules import Schedule, ScheduleError
-from crawler.store import CrawlStore
+from crawler.store import COUNTS, CrawlStore, ScheduleLedger, database_url
 
 logger = logging.getLogger("crawler.worker")
 
-SPIDER_LOCK_NAMESPACE = 72_311_003  # first key of pg_try_advisory_lock(int, int); the second is lock_key(spider)
 RECORD_SECONDS = 4  # after the stop timeout: time left to kill stragglers and record them before Heroku's SIGKILL
 WORKER_NAME = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
-HOST = socket.gethostname()  # as crawl_runs.host, which the crawl writes
-COUNTS = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")
-
-
-def lock_key(spider: str) -> int:
-    return zlib.crc32(spider.encode()) & 0x7FFF_FFFF
 
 
 class Worker:
@@ -146,58 +138,28 @@ class Worker:
     def _crawl(self, schedule: Schedule) -> None:
         spider = schedule.spider
         try:
-            conn = migrations.connect(self.url, application_name=f"crawl worker {WORKER_NAME}",
-                                      keepalives=1, keepalives_idle=60)
+            ledger = ScheduleLedger.open(self.url, spider, WORKER_NAME)
         except migrations.DatabaseUnavailable as exc:
             logger.error("Crawl of %s not started: %s", spider, exc, extra={"spider": spider, "outcome": "failed"})
             return
-        conn.autocommit = True
         try:  # closing the connection releases the lock, whatever happens
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (SPIDER_LOCK_NAMESPACE, lock_key(spider)))
-                if not cur.fetchone()[0]:
-                    self._skip(cur, spider)
-                    return
-                self._run_locked(cur, schedule)
+            if not ledger.try_lock():
+                detail = f"another crawl of {spider} is running (lock held by {ledger.lock_holder()})"
+                ledger.skipped(detail)
+                logger.warning("Crawl of %s skipped: %s", spider, detail,
+                               extra={"spider": spider, "outcome": "skipped"})
+                return
+            self._run_locked(ledger, schedule)
         finally:
-            conn.close()
+            ledger.close()
 
-    def _skip(self, cur, spider: str) -> None:
-        # The holder's connection names its worker (application_name), from the moment it has the lock.
-        cur.execute(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (SPIDER_LOCK_NAMESPACE, lock_key(spider)),
-        )
-        holder = cur.fetchone()
-        holder = holder[0] if holder and holder[0] else "another session"
-        detail = f"another crawl of {spider} is running (lock held by {holder})"
-        cur.execute(
-            "INSERT INTO scheduled_crawls (spider, outcome, finished_at, worker, detail)"
-            " VALUES (%s, 'skipped', now(), %s, %s)",
-            (spider, WORKER_NAME, detail),
-        )
-        logger.warning("Crawl of %s skipped: %s", spider, detail, extra={"spider": spider, "outcome": "skipped"})
-
-    def _run_locked(self, cur, schedule: Schedule) -> None:
+    def _run_locked(self, ledger: ScheduleLedger, schedule: Schedule) -> None:
         spider = schedule.spider
-        # Holding the lock, no crawl of this spider runs: a 'running' row is a dead worker's.
-        cur.execute(
-            "UPDATE scheduled_crawls SET outcome = 'interrupted', finished_at = now(),"
-            " detail = 'the worker stopped before the crawl ended'"
-            " WHERE spider = %s AND outcome = 'running'",
-            (spider,),
-        )
-        cur.execute(
-            "INSERT INTO scheduled_crawls (spider, worker) VALUES (%s, %s) RETURNING id, started_at",
-            (spider, WORKER_NAME),
-        )
-        record_id, started_at = cur.fetchone()
+        record_id, started_at = ledger.begin()
         began = time.monotonic()
         child = self._spawn(schedule)
         if child is None:
-            self._record(cur, record_id, "interrupted", None, None, "the worker was stopping; crawl not started")
+            ledger.end(record_id, "interrupted", None, None, "the worker was stopping; crawl not started")
             return
         logger.info("Crawl of %s started (pid %s)", spider, child.pid, extra={"spider": spider, "pid": child.pid})
         try:
@@ -205,16 +167,17 @@ class Worker:
         finally:
             with self.children_lock:
                 self.children.discard(child)
-        run = self._run_of(cur, spider, child.pid, started_at)
+        run = ledger.run_of(child.pid, started_at)
         if run and run["status"] == "running":  # killed before its merge: merge now, as the next run would
-            run = self._recover(cur, spider, run)
-        outcome, detail = self._outcome(code, run)
-        self._record(cur, record_id, outcome, code, run and run["id"], detail)
+            self._recover(spider)
+            run = ledger.run(run["id"])
+        result, detail = outcome.of_exit(code, run, self.stopping.is_set())
+        ledger.end(record_id, result, code, run and run["id"], detail)
         counts = {k: run[k] for k in COUNTS} if run else {}
-        fields = {"spider": spider, "outcome": outcome, "exit_code": code, "run_id": run and run["id"],
+        fields = {"spider": spider, "outcome": result, "exit_code": code, "run_id": run and run["id"],
                   "duration_s": round(time.monotonic() - began, 3), **counts}
-        level = {"finished": logging.INFO, "interrupted": logging.WARNING}.get(outcome, logging.ERROR)
-        logger.log(level, "Crawl of %s %s (exit code %s): %s", spider, outcome, code, detail, extra=fields)
+        level = {"finished": logging.INFO, "interrupted": logging.WARNING}.get(result, logging.ERROR)
+        logger.log(level, "Crawl of %s %s (exit code %s): %s", spider, result, code, detail, extra=fields)
 
     def _spawn(self, schedule: Schedule) -> subprocess.Popen | None:
         command = [sys.executable, "-m", "scrapy", "crawl", schedule.spider]
@@ -228,49 +191,19 @@ class Worker:
             self.children.add(child)
         return child
 
-    @staticmethod
-    def _run_of(cur, spider: str, pid: int, since) -> dict | None:
-        cur.execute(
-            f"SELECT id, status, finish_reason, {', '.join(COUNTS)}"
-            " FROM crawl_runs WHERE spider = %s AND host = %s AND pid = %s AND started_at >= %s"
-            " ORDER BY id DESC LIMIT 1",
-            (spider, HOST, pid, since),
-        )
-        row = cur.fetchone()
-        return dict(zip([d.name for d in cur.description], row)) if row else None
-
-    def _recover(self, cur, spider: str, run: dict) -> dict:
-        store = CrawlStore.open(self.url, self.item_classes)
+    def _recover(self, spider: str) -> None:
+        try:
+            store = CrawlStore.open(self.url, self.item_classes)
+        except migrations.DatabaseUnavailable as exc:
+            logger.error("Staged items of %s not merged (the next run will): %s", spider, exc,
+                         extra={"spider": spider})
+            return
         try:
             for run_id, counts in store.recover_orphans(spider):
                 logger.warning("Merged the staged items of interrupted run %s: %s", run_id, counts,
                                extra={"spider": spider, "run_id": run_id})
         finally:
             store.close()
-        cur.execute(
-            f"SELECT id, status, finish_reason, {', '.join(COUNTS)} FROM crawl_runs WHERE id = %s",
-            (run["id"],),
-        )
-        return dict(zip([d.name for d in cur.description], cur.fetchone()))
-
-    def _outcome(self, code: int, run: dict | None) -> tuple[str, str]:
-        if run:
-            detail = f"crawl run {run['id']} {run['status']} ({run['finish_reason']})"
-            return ("finished" if code == 0 else run["status"]), detail
-        if code == 2:
-            return "failed", "database unreachable from the crawl"
-        outcome = "interrupted" if self.stopping.is_set() else "failed"
-        if code < 0:
-            return outcome, f"killed by {signal.Signals(-code).name} before a crawl run began"
-        return outcome, "ended before a crawl run began (see its log: arguments?)"
-
-    @staticmethod
-    def _record(cur, record_id: int, outcome: str, code: int | None, run_id: int | None, detail: str) -> None:
-        cur.execute(
-            "UPDATE scheduled_crawls SET outcome = %s, finished_at = now(), exit_code = %s, run_id = %s, detail = %s"
-            " WHERE id = %s",
-            (outcome, code, run_id, detail, record_id),
-        )
 
 
 def main() -> int:
@@ -288,16 +221,13 @@ def main() -> int:
         names = ", ".join(schedules.SCHEDULE_PREFIX + schedules.env_suffix(s) for s in spiders)
         logger.error("Worker not started: no spider has a schedule; set one of %s", names)
         return 2
-    url = settings.get("DATABASE_URL") or migrations.database_url()
-    try:
-        conn = migrations.connect(url)
+    url = database_url(settings)
+    item_classes = [load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")]
+    try:  # scheduled_crawls must exist before the first firing, and the role must be able to write
+        CrawlStore.open(url, item_classes).close()
     except migrations.DatabaseUnavailable as exc:
         logger.error("Worker not started: %s", exc)
         return 2
-    with conn:
-        migrations.migrate(conn)  # scheduled_crawls must exist before the first firing
-    conn.close()
-    item_classes = [load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")]
     return Worker(schedule_list, url, item_classes, stop_timeout).run()
 
 

@@ -16,20 +16,54 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
 
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 EMBEDDED_DIR = Path(os.environ.get("EMBEDDED_PGDATA", ROOT / ".data" / "postgres"))
-# Any fixed 32-bit key: serialises migration runs across processes.
-MIGRATION_LOCK = 72_311_001
+# The project's PostgreSQL advisory locks, all in one place. Fixed keys, any value
+# no other application on the database uses:
+MIGRATION_LOCK = 72_311_001  # pg_advisory_lock(key): serialises migration runs across processes
+RUN_LOCK_NAMESPACE = 72_311_002  # pg_advisory_lock(ns, run id): held by the process of a running crawl run
+SPIDER_LOCK_NAMESPACE = 72_311_003  # pg_try_advisory_lock(ns, crc32(spider)): held by the worker crawling it
+# Seconds a migration run waits for another one's lock before giving up, unless the
+# environment's MIGRATION_LOCK_TIMEOUT says otherwise: a stuck session must not hang a release.
+MIGRATION_LOCK_TIMEOUT = 60.0
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached; the message says which one and why."""
+    """The database cannot be used; the message (one line) says which one and why."""
+
+
+class MigrationLockTimeout(DatabaseUnavailable):
+    """Another session held the migrations lock for longer than the timeout."""
+
+
+class DatabaseNotWritable(DatabaseUnavailable):
+    """The role may read but not write what it must (read-only session or missing privilege)."""
+
+
+# SQLSTATEs of a role that cannot write: insufficient_privilege, read_only_sql_transaction.
+_NOT_WRITABLE = {"42501", "25006"}
+
+
+def not_writable(conn, exc: psycopg2.Error) -> DatabaseNotWritable | None:
+    """The one-line error for ``exc`` when it means the role cannot write; None otherwise."""
+    if exc.pgcode not in _NOT_WRITABLE:
+        return None
+    reason = exc.diag.message_primary or " ".join(str(exc).split())
+    return DatabaseNotWritable(f"database {describe(conn)} is not writable by role {conn.info.user}: {reason}")
+
+
+def describe(conn) -> str:
+    """user@host:port/dbname of a connection, never its password."""
+    info = conn.info
+    return f"{info.user}@{info.host}:{info.port}/{info.dbname}"
 
 
 def database_url(*env_vars: str) -> str:
@@ -98,44 +132,84 @@ def migration_files() -> list[Path]:
     return sorted(p for p in MIGRATIONS_DIR.glob("*.sql") if _MIGRATION_FILE.match(p.name))
 
 
-def migrate(conn) -> list[str]:
+def migrate(conn, lock_timeout: float | None = None) -> list[str]:
     """Apply pending migrations in order, each in its own transaction; return their names.
 
     A session advisory lock makes concurrent starts (release phase, crawls, tests)
-    wait for each other instead of applying a file twice.
+    wait for each other instead of applying a file twice, for at most
+    ``lock_timeout`` seconds (MIGRATION_LOCK_TIMEOUT): then MigrationLockTimeout.
+    A role that may not write gets DatabaseNotWritable, naming the real cause.
     """
-    applied_now = []
-    conn.commit()
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    if lock_timeout is None:
+        lock_timeout = float(os.environ.get("MIGRATION_LOCK_TIMEOUT") or MIGRATION_LOCK_TIMEOUT)
+    conn.rollback()
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
+        _lock(conn, cur, lock_timeout)
         try:
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            conn.commit()
-            cur.execute("SELECT version FROM schema_migrations")
-            done = {row[0] for row in cur.fetchall()}
-            for path in migration_files():
-                if path.stem in done:
-                    continue
-                try:
-                    cur.execute(path.read_text(encoding="utf-8"))
-                    cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
-                    conn.commit()
-                except psycopg2.Error as exc:
-                    conn.rollback()
-                    raise RuntimeError(f"migration {path.name} failed: {exc}") from exc
-                applied_now.append(path.stem)
-                logger.info("Applied migration %s", path.stem)
+            return _apply_pending(conn, cur)
+        except psycopg2.Error as exc:
+            conn.rollback()  # the unlock below must not run inside the aborted transaction
+            raise not_writable(conn, exc) or exc
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
             conn.commit()
+
+
+def _lock(conn, cur, timeout: float) -> None:
+    # lock_timeout bounds the wait for any heavyweight lock, advisory ones included;
+    # set for this transaction only, the lock itself is the session's.
+    cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(timeout * 1000))}ms",))
+    try:
+        cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        conn.commit()
+    except psycopg2.errors.LockNotAvailable:
+        conn.rollback()
+        cur.execute(
+            "SELECT coalesce(nullif(a.application_name, ''), 'pid ' || a.pid) FROM pg_locks l"
+            " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+            " AND l.classid = 0 AND l.objid = %s AND l.objsubid = 1",
+            (MIGRATION_LOCK,),
+        )
+        holder = cur.fetchone()
+        conn.rollback()
+        raise MigrationLockTimeout(
+            f"migrations lock on {describe(conn)} still held by {holder[0] if holder else 'another session'}"
+            f" after {timeout:g}s (MIGRATION_LOCK_TIMEOUT)"
+        ) from None
+
+
+def _apply_pending(conn, cur) -> list[str]:
+    applied_now = []
+    # A migrated database needs no DDL: a role that may only write data can still start.
+    cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.commit()
+    cur.execute("SELECT version FROM schema_migrations")
+    done = {row[0] for row in cur.fetchall()}
+    conn.commit()
+    for path in migration_files():
+        if path.stem in done:
+            continue
+        try:
+            cur.execute(path.read_text(encoding="utf-8"))
+            cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
+            conn.commit()
+        except psycopg2.Error as exc:
+            conn.rollback()
+            if error := not_writable(conn, exc):
+                raise error from None
+            raise RuntimeError(f"migration {path.name} failed: {exc}") from exc
+        applied_now.append(path.stem)
+        logger.info("Applied migration %s", path.stem)
     return applied_now
 
 
 def schema_version(conn) -> str | None:
-    with conn.cursor() as cur:
+    with conn.cursor(cursor_factory=psycopg2.extensions.cursor) as cur:
         cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
         if not cur.fetchone()[0]:
             return None

@@ -25,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with conn:
+    try:
         applied = migrate(conn)
-    conn.close()
+    except DatabaseUnavailable as exc:  # lock held past MIGRATION_LOCK_TIMEOUT, or a role that cannot write
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
     print(f"{redact(url)}: {len(applied)} migration(s) applied" + (f" ({', '.join(applied)})" if applied else ""))
     return 0
 

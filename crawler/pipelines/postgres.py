@@ -1,64 +1,75 @@
 """Write a run's items to PostgreSQL: batches into staging, one merge transaction at the end.
 
-Settings: ``DATABASE_URL`` (else the environment, else the embedded database),
-``POSTGRES_ITEM_CLASSES`` (what this project stores), ``POSTGRES_BATCH_SIZE``
-and ``POSTGRES_FLUSH_SECONDS`` (a batch is written when either is reached).
+Settings: ``DATABASE_URL`` (see crawler.store.database_url), ``POSTGRES_ITEM_CLASSES``
+(what this project stores), ``POSTGRES_BATCH_SIZE`` and ``POSTGRES_FLUSH_SECONDS``
+(a batch is written when either is reached), ``POSTGRES_RETRY_SECONDS`` (how long
+writes and the merge wait for a restarting database before the crawl stops),
+``REMOVAL_MAX_FRACTION`` (the largest share of a table a complete run may mark
+removed; ``-s REMOVAL_MAX_FRACTION=1`` lifts the limit for one run).
 Items dropped by validation are stored in ``rejects`` through the item_dropped signal.
+
+All database work runs on one thread of its own, in order, so a slow or
+restarting database never blocks the reactor: downloads go on while a batch
+waits, until Scrapy's scraper slot is full.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from itemadapter import ItemAdapter
 from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from twisted.internet import task
 
 import migrations
+from crawler import outcome
 from crawler.pipelines.validation import InvalidItem
-from crawler.store import CrawlStore, MergeCounts
+from crawler.spiders.base import ProjectSpider
+from crawler.store import CrawlStore, RunLost, database_url, mark_failed
 
 logger = logging.getLogger(__name__)
 
-# Scrapy finish reasons that mean the process was asked to stop (SIGTERM, Ctrl-C).
-INTERRUPTED_REASONS = {"shutdown"}
-
 
 class PostgresPipeline:
-    def __init__(self, crawler, url: str, item_classes, batch_size: int, flush_seconds: float):
+    def __init__(self, crawler, url: str, item_classes, batch_size: int, flush_seconds: float,
+                 retry_seconds: float, removal_max_fraction: float):
         self.crawler = crawler
         self.url = url
         self.item_classes = item_classes
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.store_options = {"retry_seconds": retry_seconds, "removal_max_fraction": removal_max_fraction}
         self.store: CrawlStore | None = None
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="postgres")
         self.pending: dict[type, list[dict]] = defaultdict(list)
         self.pending_rejects: list[tuple] = []
         self.staged = 0
+        self.lost: str | None = None  # why the database was given up mid-crawl
         self.summary: str | None = None
-        self.timer = task.LoopingCall(self.flush)
+        self.timer = task.LoopingCall(lambda: deferred_from_coro(self.flush()))
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
         pipeline = cls(
             crawler,
-            url=cls.database_url(settings),
+            url=database_url(settings),
             item_classes=[load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")],
             batch_size=settings.getint("POSTGRES_BATCH_SIZE", 500),
             flush_seconds=settings.getfloat("POSTGRES_FLUSH_SECONDS", 5.0),
+            retry_seconds=settings.getfloat("POSTGRES_RETRY_SECONDS", 60.0),
+            removal_max_fraction=settings.getfloat("REMOVAL_MAX_FRACTION", 0.05),
         )
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(pipeline.engine_stopped, signal=signals.engine_stopped)
         return pipeline
-
-    @staticmethod
-    def database_url(settings) -> str:
-        return settings.get("DATABASE_URL") or migrations.database_url()
 
     @classmethod
     def enabled(cls, settings) -> bool:
@@ -66,28 +77,30 @@ class PostgresPipeline:
 
     @classmethod
     def check_database(cls, settings) -> None:
-        """Connect and migrate before any request; DatabaseUnavailable when that is impossible."""
-        CrawlStore.open(cls.database_url(settings), ()).close()
+        """Connect, migrate and check writes before any request; DatabaseUnavailable when that is impossible."""
+        CrawlStore.open(database_url(settings), ()).close()
 
     @property
-    def spider(self):
+    def spider(self) -> ProjectSpider:
         return self.crawler.spider
 
+    async def _on_db(self, function, *args):
+        return await asyncio.wrap_future(self.db.submit(function, *args))
+
     def open_spider(self):
-        self.store = CrawlStore.open(self.url, self.item_classes)
+        self.store = CrawlStore.open(self.url, self.item_classes, **self.store_options)
         for run_id, counts in self.store.recover_orphans(self.spider.name):
             logger.warning("Merged the staged items of interrupted run %s: %s", run_id, counts)
-        args = self.spider.args.model_dump(mode="json") if hasattr(self.spider, "args") else {}
-        run_id = self.store.start_run(self.spider.name, args)
+        run_id = self.store.start_run(self.spider.name, self.spider.args.model_dump(mode="json"))
         self.crawler.stats.set_value("crawl_run/id", run_id)
         logger.info("Crawl run %s started (database %s)", run_id, migrations.redact(self.url))
         self.timer.start(self.flush_seconds, now=False)
 
-    def process_item(self, item):
+    async def process_item(self, item):
         # Shallow: items are flat, and asdict()'s deep walk costs 5x per item (57k items per Vitibrasil run).
         self.pending[type(item)].append(dict(ItemAdapter(item)))
         if sum(map(len, self.pending.values())) >= self.batch_size:
-            self.flush()
+            await self.flush()  # the item waits for its batch: back-pressure while the database is slow
         return item
 
     def item_dropped(self, item, response, exception):
@@ -95,59 +108,81 @@ class PostgresPipeline:
             url = ItemAdapter(item).get("url") or (response.url if response is not None else None)
             self.pending_rejects.append((url, exception.errors, ItemAdapter(item).asdict()))
             if len(self.pending_rejects) >= self.batch_size:
-                self.flush()
+                deferred_from_coro(self.flush())
 
-    def flush(self):
+    async def flush(self):
         """Write every pending batch; each write commits, so what it logs is stored."""
-        if self.store is None:
+        if self.store is None or self.lost:
+            return
+        batches, rejects = dict(self.pending), self.pending_rejects
+        self.pending, self.pending_rejects = defaultdict(list), []
+        count = sum(map(len, batches.values()))
+        if not count and not rejects:
             return
         started = time.perf_counter()
-        count = 0
-        for item_class, items in self.pending.items():
-            if items:
-                self.store.stage(item_class, items)
-                count += len(items)
-        self.pending.clear()
-        if self.pending_rejects:
-            self.store.reject(self.spider.name, self.pending_rejects)
-            self.pending_rejects = []
+        try:
+            await self._on_db(self.store.write, batches, self.spider.name, rejects)
+        except (migrations.DatabaseUnavailable, RunLost) as exc:
+            self._give_up(str(exc))
+            return
         if count:
             self.staged += count
             self.crawler.stats.inc_value("postgres/staged", count)
             logger.debug("Staged %d items (%d this run) in %.3fs", count, self.staged, time.perf_counter() - started)
 
-    def spider_closed(self, spider, reason):
+    def _give_up(self, reason: str) -> None:
+        """The database stayed away past POSTGRES_RETRY_SECONDS: stop the crawl now; the next run merges."""
+        if self.lost:
+            return
+        self.lost = reason
+        logger.error("Crawl stopped: %s; the next run merges what crawl run %s staged (%d items)",
+                     reason, self.store.run_id, self.staged)
+        self.crawler.stats.set_value("crawl_run/status", outcome.FAILED)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_unavailable"))
+
+    async def spider_closed(self, spider, reason):
         if self.store is None:
             return
         if self.timer.running:
             self.timer.stop()
-        self.flush()
-        stats = self.crawler.stats
-        status = "finished" if reason == "finished" else "interrupted" if reason in INTERRUPTED_REASONS else "failed"
-        if status == "finished" and (outcome := getattr(spider, "outcome", None)):
-            # The spider got only part of what it was asked for: ('partial' | 'failed', what is missing).
-            # It staged only what it got in full, so merging that leaves the rest as it was.
-            status, reason = outcome
-        complete = status == "finished" and getattr(spider, "complete_crawl", False) and self._clean(stats)
+        await self.flush()
         try:
-            counts = self.store.merge_and_finish(
-                self.store.run_id, complete=complete, status=status, reason=reason,
+            if not self.lost:
+                await self._on_db(self._finish, reason)
+        finally:
+            self.db.submit(self.store.close)
+            self.db.shutdown(wait=False)
+
+    def _finish(self, reason: str) -> None:
+        """On the database thread: merge, close the run, prepare the summary line."""
+        stats = self.crawler.stats
+        status, reason = outcome.of_crawl(reason, self.spider.outcome)
+        # The spider staged only what it got in full: merging that leaves the rest as it was.
+        complete = status == outcome.FINISHED and self.spider.complete_crawl and self._clean(stats)
+        run_id = self.store.run_id
+        try:
+            self.store.merge_and_finish(
+                run_id, complete=complete, status=status, reason=reason,
                 stats=stats.get_stats(), duplicates=stats.get_value("dedup/duplicates", 0),
             )
-        except Exception:
+            row = self.store.run_row(run_id)
+        except Exception as exc:
             # The staged rows stay for inspection; the run is not left 'running' for recovery to retry forever.
-            logger.exception("Merge of crawl run %s failed; its staged items were kept", self.store.run_id)
-            self.store.conn.rollback()
-            self._mark_failed(reason)
-            counts, status = MergeCounts(), "failed"
-        stats.set_value("crawl_run/status", status)
-        row = self.store.run_row(self.store.run_id)
+            logger.exception("Merge of crawl run %s failed; its staged items were kept", run_id)
+            stats.set_value("crawl_run/status", outcome.FAILED)
+            try:
+                mark_failed(self.url, run_id, f"merge failed ({reason}): {' '.join(str(exc).split())[:200]}")
+            except migrations.DatabaseUnavailable as unreachable:
+                logger.error("Crawl run %s left 'running' for the next run to merge: %s", run_id, unreachable)
+            return
+        stats.set_value("crawl_run/status", row["status"])
         self.summary = (
             f"Crawl run {row['id']} {row['status']}: {row['inserted']} inserted, {row['updated']} updated, "
             f"{row['unchanged']} unchanged, {row['removed']} removed, {row['rejected']} rejected, "
             f"{row['duplicates']} duplicates"
         )
-        self.store.close()
+        if row["status"] != outcome.FINISHED:
+            logger.error("Crawl run %s %s: %s", row["id"], row["status"], row["finish_reason"])
 
     def engine_stopped(self):
         # Logged last so the crawl's log ends with it, after Scrapy's stats dump.
@@ -162,10 +197,3 @@ class PostgresPipeline:
             for key in ("log_count/ERROR", "validation/rejected", "spider_exceptions/count",
                         "httperror/response_ignored_count", "retry/max_reached")
         )
-
-    def _mark_failed(self, reason):
-        with self.store.conn, self.store.conn.cursor() as cur:
-            cur.execute(
-                "UPDATE crawl_runs SET status = 'failed', finish_reason = %s, finished_at = now() WHERE id = %s",
-                (f"merge failed ({reason})", self.store.run_id),
-            )

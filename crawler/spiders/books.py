@@ -13,11 +13,15 @@ from scrapy.exceptions import CloseSpider
 from scrapy_spider_metadata import Args
 
 from crawler.items import BookItem
+from crawler.spiders.base import ProjectSpider
 
 RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
 _PRODUCT_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
 _CATEGORY_SLUG = re.compile(r"/category/books/([^/]+?)_\d+/")
 _IN_STOCK = re.compile(r"\((\d+) available\)")
+_RESULTS = re.compile(r"<strong>(\d+)</strong>\s*results?\b")
+_PAGE_OF = re.compile(r"Page\s+(\d+)\s+of\s+(\d+)")
+PER_PAGE = 20  # products on every listing page but the last
 
 
 class BooksArgs(BaseModel):
@@ -56,7 +60,11 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-class BooksSpider(Args[BooksArgs], scrapy.Spider):
+class BooksSpider(Args[BooksArgs], ProjectSpider):
+    """Completeness: the first listing declares the result count and "Page 1 of M"; every
+    listing must show 20 products (the last one the rest) and a next link before page M;
+    every product page its details table, its footer and its closing tag."""
+
     name = "books"
 
     def __init__(self, *args, **kwargs):
@@ -69,7 +77,16 @@ class BooksSpider(Args[BooksArgs], scrapy.Spider):
         return self.args.category is None
 
     async def start(self):
-        yield scrapy.Request(self.args.start_url, callback=self.parse_home)
+        yield scrapy.Request(self.args.start_url, callback=self.parse_home, errback=self.start_failed)
+
+    def page_problem(self, request, response) -> str | None:
+        if not response.body.rstrip().endswith(b"</html>"):
+            return "document ends before </html>"
+        if request.callback == self.parse_book:
+            if not response.css("table.table-striped"):
+                return "no product details table"
+            return None if response.css("footer") else "no footer"
+        return _listing_problem(response)
 
     def parse_home(self, response):
         if self.args.category is None:
@@ -87,12 +104,23 @@ class BooksSpider(Args[BooksArgs], scrapy.Spider):
         raise CloseSpider("unknown_category")
 
     def parse_listing(self, response):
+        if problem := _listing_problem(response):
+            self.page_broken(response, problem)  # what it does list is still followed
+        else:
+            total, _, pages = _declared(response)
+            self.declare("books", total)
+            self.declare("listing pages", pages)
+            self.saw("listing pages")
         for href in response.css("ol.row article.product_pod h3 a::attr(href)").getall():
             yield response.follow(href, callback=self.parse_book)
         if next_page := response.css("li.next > a::attr(href)").get():
             yield response.follow(next_page, callback=self.parse_listing)
 
     def parse_book(self, response):
+        if problem := self.page_problem(response.request, response):
+            self.page_broken(response, problem)
+            return
+        self.saw("books")
         # The live server sends no charset; the pages are UTF-8 whatever a decoder guesses.
         response = response.replace(encoding="utf-8")
         table = {
@@ -120,6 +148,30 @@ class BooksSpider(Args[BooksArgs], scrapy.Spider):
             url=response.url,
             scraped_at=datetime.now(timezone.utc),
         )
+
+
+def _declared(response) -> tuple[int | None, int, int]:
+    """(result count, page number, page count) a listing declares; one page when it has no pager."""
+    results = _RESULTS.search(response.text)
+    page_of = _PAGE_OF.search(response.text)
+    page, pages = (int(page_of.group(1)), int(page_of.group(2))) if page_of else (1, 1)
+    return (int(results.group(1)) if results else None), page, pages
+
+
+def _listing_problem(response) -> str | None:
+    """How a listing contradicts what it declares, or None."""
+    if not response.body.rstrip().endswith(b"</html>"):
+        return "document ends before </html>"
+    total, page, pages = _declared(response)
+    if total is None:
+        return "no result count"
+    expected = PER_PAGE if page < pages else total - PER_PAGE * (pages - 1)
+    shown = len(response.css("ol.row article.product_pod"))
+    if shown != expected:
+        return f"{shown} products where page {page} of {pages} of {total} results has {expected}"
+    if page < pages and not response.css("li.next > a"):
+        return f"no next link on page {page} of {pages}"
+    return None
 
 
 def _text(value: str | None) -> str | None:

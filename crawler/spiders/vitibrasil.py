@@ -22,6 +22,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy_spider_metadata import Args
 
 from crawler.items import ObservationItem, RawFileItem
+from crawler.spiders.base import ProjectSpider
 from crawler.vitibrasil.assembly import combine, read_page, total_mismatches
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, csv_url, page_url
@@ -99,7 +100,7 @@ class DatasetFetch:
         return self.stored or self.error is not None
 
 
-class VitibrasilSpider(Args[VitibrasilArgs], scrapy.Spider):
+class VitibrasilSpider(Args[VitibrasilArgs], ProjectSpider):
     name = "vitibrasil"
     # Removal is scoped to the (dataset, year) tables a run read in full, so
     # every run is complete in what it read (see vitibrasil.merge_observations).

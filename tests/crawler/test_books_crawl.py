@@ -6,7 +6,9 @@ import collections
 import dataclasses
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,9 +36,12 @@ def stored_rows(db) -> dict[int, tuple]:
     return {row[0]: row for row in rows}
 
 
+FAST_RETRIES = {"RETRY_BACKOFF_BASE": 0.02, "RETRY_BACKOFF_MAX": 0.1}
+
+
 def crawl_site(crawl, base_url: str, **kwargs) -> subprocess.CompletedProcess:
     args = {"start_url": base_url + "index.html", **kwargs.pop("args", {})}
-    return crawl("books", args=args, **kwargs)
+    return crawl("books", args=args, settings={**FAST_RETRIES, **kwargs.pop("settings", {})}, **kwargs)
 
 
 def counts(run: dict) -> tuple:
@@ -119,13 +124,13 @@ def test_books_absent_from_a_complete_crawl_are_marked_removed_not_deleted(db, c
 
 def test_malformed_pages_are_rejected_with_reasons_and_nothing_else_is_lost(db, crawl):
     site = BooksSite(generate_books(100, seed=2))
-    broken = {100: "no_price", 99: "bad_rating", 98: "no_title", 97: "no_upc", 96: "no_category", 95: "garbage"}
+    broken = {100: "no_price", 99: "bad_rating", 98: "no_title", 97: "no_upc", 96: "no_category", 95: "bad_price"}
     site.malformed.update(broken)
     with serve(site) as base_url:
         result = crawl_site(crawl, base_url)
     assert result.returncode == 0, result.stderr[-3000:]
     run = last_run(db)
-    assert (run["inserted"], run["rejected"], run["complete"]) == (94, 6, False)
+    assert (run["status"], run["inserted"], run["rejected"], run["complete"]) == ("finished", 94, 6, False)
     assert set(stored_rows(db)) == set(site.books) - set(broken)
     rejects = {r[0]: r[1] for r in query(db, "SELECT (item->>'id')::int, errors FROM rejects WHERE run_id = %s",
                                          (run["id"],))}
@@ -257,3 +262,89 @@ def test_site_built_from_the_real_pages_lands_all_1000_books_exactly(db, crawl):
         assert result.returncode == 0, result.stderr[-3000:]
         assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in books}
     assert counts(last_run(db)) == (1000, 0, 0, 0, 0, 0)
+
+
+def all_paths(site: BooksSite) -> list[str]:
+    """Every page a full crawl fetches: the listings and the product pages."""
+    pages = -(-len(site.books) // 20)
+    return ["index.html"] + [f"catalogue/page-{n}.html" for n in range(2, pages + 1)] + [
+        b.path for b in site.books.values()]
+
+
+def test_pages_cut_or_failing_once_are_retried_and_exactly_1000_books_land_without_false_removals(db, crawl, site):
+    """Issue 9's bar: 20% of pages cut once (well-formed), 30% answering 500 once; then repeated
+    faulty crawls on the full database never mark a book removed."""
+    rng = random.Random(9)
+    with serve(site) as base_url:
+        paths = all_paths(site)
+        site.cut_once.update(rng.sample(paths, len(paths) // 5))
+        site.fail_once.update(rng.sample(paths, len(paths) * 3 // 10))
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        run = last_run(db)
+        assert (run["status"], run["complete"], counts(run)) == ("finished", True, (1000, 0, 0, 0, 0, 0))
+        assert run["stats"]["retry/reason_count/incomplete page: no product details table"] > 0
+        assert stored_rows(db) == {b.id: expected_row(b, base_url) for b in site.books.values()}
+
+        # A listing page that never comes back whole (the defect: the crawl used to end there, 'finished',
+        # and mark 675 books removed), and product pages that keep failing: partial, nothing removed.
+        site.cut.add("catalogue/page-17.html")
+        site.malformed.update({1000: "not_found", 999: "garbage"})  # both listed on page 1
+        site.cut_once.update(rng.sample(paths, len(paths) // 5))
+        site.fail_once.update(rng.sample(paths, len(paths) * 3 // 10))
+        result = crawl_site(crawl, base_url)
+        site.cut.clear()
+        site.malformed.clear()
+    assert result.returncode == 1, result.stderr[-3000:]
+    run = last_run(db)
+    assert (run["status"], run["complete"], run["removed"]) == ("partial", False, 0)
+    # 16 whole listing pages and half of page 17 list 330 books; two of them never came whole.
+    assert run["finish_reason"].startswith("saw 328 of 1000 books the site declares; saw 16 of 50 listing pages")
+    assert f"{base_url}catalogue/page-17.html (10 products where page 1 of 1" in run["finish_reason"]
+    assert f"{base_url}{site.books[999].path} (document ends before </html>)" in run["finish_reason"]
+    assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NULL") == [(1000,)]
+    assert f"Crawl run {run['id']} partial: " in result.stderr
+
+
+def test_removal_safety_net_holds_above_the_limit_and_yields_to_an_explicit_override(db, crawl):
+    site = BooksSite(generate_books(100, seed=8))
+    with serve(site) as base_url:
+        assert crawl_site(crawl, base_url).returncode == 0
+        gone = [site.books.pop(book_id) for book_id in range(1, 11)]  # 10% of the catalogue
+        result = crawl_site(crawl, base_url)
+        assert result.returncode == 1
+        run = last_run(db)
+        assert (run["status"], run["complete"], run["removed"]) == ("partial", False, 0)
+        assert run["finish_reason"].startswith("removal safety net: the run would mark 10 of 100 books removed")
+        assert "removal safety net" in result.stderr and "-s REMOVAL_MAX_FRACTION=1" in result.stderr
+        assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+        result = crawl_site(crawl, base_url, settings={"REMOVAL_MAX_FRACTION": 1})
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (last_run(db)["status"], last_run(db)["removed"]) == ("finished", 10)
+
+        for book in gone:  # removed by mistake? they come back with the next good crawl
+            site.books[book.id] = book
+        assert crawl_site(crawl, base_url).returncode == 0
+    assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+
+
+def test_a_dead_site_fails_the_run_with_its_reason(db, crawl):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = crawl_site(crawl, f"http://127.0.0.1:{port}/", settings={"RETRY_TIMES": 1})
+    assert result.returncode == 1
+    run = last_run(db)
+    assert (run["status"], run["inserted"]) == ("failed", 0)
+    assert run["finish_reason"].startswith(f"the site declared nothing: http://127.0.0.1:{port}/index.html: ")
+    assert "Connection refused" in run["finish_reason"]
+
+
+def test_an_empty_crawl_fails(db, crawl):
+    with serve(BooksSite([])) as base_url:
+        result = crawl_site(crawl, base_url)
+    assert result.returncode == 1
+    run = last_run(db)
+    assert (run["status"], run["finish_reason"]) == ("failed", "empty crawl: no item (the site declares "
+                                                                "0 books, 1 listing pages)")

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -131,6 +132,21 @@ def test_a_failing_crawl_is_recorded_and_the_worker_keeps_running(db, db_url, tm
         assert stop(process) == 0
     assert all(r["exit_code"] == 1 and r["run_id"] is None for r in failed)
     assert failed[1]["started_at"] > failed[0]["finished_at"]
+    assert "Crawl of books failed (exit code 1)" in log.read_text()
+
+
+def test_a_crawl_of_a_dead_site_is_recorded_failed_with_its_reason(db, db_url, tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with worker(db_url, tmp_path, CRAWL_SCHEDULE_BOOKS=once_at(4),
+                CRAWL_ARGS_BOOKS=f"start_url=http://127.0.0.1:{port}/index.html") as (process, log):
+        [record] = wait_for(lambda: [r for r in scheduled(db) if r["outcome"] != "running"], 90, process, log=log)
+        assert stop(process) == 0
+    run = run_row(db, record["run_id"])
+    assert (record["outcome"], record["exit_code"], run["status"]) == ("failed", 1, "failed")
+    assert record["detail"] == f"crawl run {run['id']} failed ({run['finish_reason']})"
+    assert "the site declared nothing" in run["finish_reason"] and "Connection refused" in run["finish_reason"]
     assert "Crawl of books failed (exit code 1)" in log.read_text()
 
 

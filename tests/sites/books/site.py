@@ -95,6 +95,21 @@ MALFORMED: dict[str, tuple[str, Callable[[str], tuple[int, str]]]] = {
 }
 
 
+def cut(body: bytes) -> bytes:
+    """A page cut short the way proxies and overloaded origins cut them, yet well-formed:
+    a listing keeps its first 10 products and loses the rest and its pager; a product page
+    ends before its details table (so also without footer). Both still end with </html>."""
+    html = body.decode("utf-8")
+    cards = [m.start() for m in re.finditer(r'<li class="col-xs-6', html)]
+    if "product_page" not in html and len(cards) > 10:
+        end = html.index("</ol>", cards[-1])
+        html = html[:cards[10]] + html[end:]
+        return re.sub(r'\s*<div>\s*<ul class="pager">.*?</ul>\s*</div>', "", html, flags=re.S).encode("utf-8")
+    if (table := html.find('<table class="table table-striped">')) >= 0:
+        return (html[:table] + "</article>\n</div></div></div></div>\n    </body>\n</html>\n").encode("utf-8")
+    return body
+
+
 # --- the site ---------------------------------------------------------------------
 
 class BooksSite:
@@ -106,6 +121,8 @@ class BooksSite:
 
     Test hooks (site paths are like "catalogue/page-3.html"; "/" counts as "index.html"):
       fail_once        paths answering 500 on their next request, then normally
+      cut_once         paths served cut short but well-formed (see cut()) on their next request, then whole
+      cut              paths always served cut short but well-formed
       malformed        book id -> a MALFORMED kind, applied to its product page
       requests         Counter of requested paths (HTTP only: handle(), not render())
       recently_viewed  book id -> ids of its "recently viewed" cards ([] hides the block)
@@ -118,6 +135,8 @@ class BooksSite:
     def __init__(self, books: list[SiteBook], *, real_templates: Path | None = None):
         self.books: dict[int, SiteBook] = {b.id: b for b in books}
         self.fail_once: set[str] = set()
+        self.cut_once: set[str] = set()
+        self.cut: set[str] = set()
         self.malformed: dict[int, str] = {}
         self.requests: collections.Counter[str] = collections.Counter()
         # book id -> ids of its "recently viewed" cards; default: the 6 books listed just before it.
@@ -158,7 +177,10 @@ class BooksSite:
             if path in self.fail_once:
                 self.fail_once.discard(path)
                 return 500, b"<html><body><h1>Server Error (500)</h1></body></html>\n"
-        return self.render(path)
+            cut_now = path in self.cut or path in self.cut_once
+            self.cut_once.discard(path)
+        status, body = self.render(path)
+        return (status, cut(body)) if cut_now and status == 200 else (status, body)
 
     def render(self, path: str) -> tuple[int, bytes]:
         """(status, UTF-8 body) for a site path such as "catalogue/page-2.html"."""
