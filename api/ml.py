@@ -24,10 +24,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-import numpy as np
-import skops.io as sio
 from flask import Blueprint, Response, current_app, stream_with_context
-from threadpoolctl import threadpool_limits
 
 from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
@@ -141,6 +138,8 @@ class UntrustedArtifact(ValueError):
 
 def load_artifact(data: bytes, sha256: str):
     """The estimator in a registered artifact; refuses altered bytes and untrusted types."""
+    import skops.io as sio  # here, not at import: scikit-learn weighs ~115 MiB a web worker that never predicts spares
+
     if hashlib.sha256(data).hexdigest() != sha256:
         raise UntrustedArtifact("artifact bytes do not match their registered sha256")
     untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
@@ -242,6 +241,9 @@ _ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
 
 def _predict(active: Active, rows: list[dict]) -> list[float]:
     """As ml/train.py's predict(): strings kept, numbers as floats, NULL as NaN, times the scale feature."""
+    import numpy as np  # loaded with the first model (see load_artifact)
+    from threadpoolctl import threadpool_limits
+
     features, scale = active.row["features"], active.row["scale_feature"]
     matrix = np.array([[v if isinstance(v, str) else np.nan if v is None else float(v) for v in (r[f] for f in features)]
                        for r in rows], dtype=object)

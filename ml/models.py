@@ -108,8 +108,8 @@ MODELS = {
     "wine_price": ModelSpec(
         name="wine_price", view="wine_price_features", where="price IS NOT NULL AND price_1 IS NOT NULL",
         target="price", scale_feature="price_1",
-        params={"loss": "absolute_error", "learning_rate": 0.05, "max_iter": 200, "min_samples_leaf": 50,
-                "l2_regularization": 1.0, "random_state": 0},
+        params={"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15,
+                "min_samples_leaf": 50, "l2_regularization": 1.0, "random_state": 0},
         candidates={
             "lags": Candidate(_LAGS),
             "lags+trade": Candidate(_LAGS + _TRADE),
