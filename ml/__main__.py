@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 import migrations
@@ -21,6 +22,14 @@ from ml.train import Trained, TrainingError, train
 logger = logging.getLogger("ml")
 
 
+class Interrupted(BaseException):
+    """SIGTERM (the worker stopping): the training is recorded failed, the active version stays."""
+
+
+def _interrupt(signum, _frame):
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
 def summary(trained: Trained, version: int) -> str:
     unit = MODELS[trained.name].unit
     ratio = trained.model_mae / trained.baseline_mae if trained.baseline_mae else float("inf")
@@ -30,8 +39,10 @@ def summary(trained: Trained, version: int) -> str:
             f" {trained.train_size} training / {trained.heldout_size} held-out rows")
 
 
-def train_all(conn, names: list[str], trigger: str) -> int:
-    if not registry.try_lock(conn):
+def train_all(conn, names: list[str], trigger: str, wait: bool = False) -> int:
+    if wait:
+        registry.lock(conn)
+    elif not registry.try_lock(conn):
         for name in names:
             registry.start(conn, name, trigger, status="skipped", detail="another training was running")
         print("error: another training is running (it holds the training lock): nothing trained", file=sys.stderr)
@@ -47,6 +58,10 @@ def train_all(conn, names: list[str], trigger: str) -> int:
             print(f"error: {exc}", file=sys.stderr)
             status = 1
             continue
+        except Interrupted as exc:
+            registry.finish(conn, training, "failed", detail=str(exc))
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            return 1
         except Exception as exc:  # recorded, and the active version stays
             logger.exception("training %s failed", name)
             registry.finish(conn, training, "failed", detail=f"{type(exc).__name__}: {exc}")
@@ -63,12 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("train", help="train and register models (all by default)")
     command.add_argument("names", nargs="*", metavar="name", help=f"one of {', '.join(MODELS)}")
+    command.add_argument("--source", choices=sorted({m.source for m in MODELS.values()}),
+                         help="only the models trained on this crawler's data (the worker, after a crawl)")
     command.add_argument("--trigger", default="cli", help="what asked for the training (recorded)")
+    command.add_argument("--wait", action="store_true", help="wait for a running training instead of exiting 3")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in MODELS]
     if unknown:
         parser.error(f"unknown model(s): {', '.join(unknown)} (known: {', '.join(MODELS)})")
+    names = [name for name in args.names or MODELS if args.source in (None, MODELS[name].source)]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         conn = migrations.connect(application_name="ml train")
     except DatabaseUnavailable as exc:
@@ -76,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         migrations.migrate(conn)
-        return train_all(conn, args.names or list(MODELS), args.trigger)
+        return train_all(conn, names, args.trigger, args.wait)
     finally:
         conn.close()
 

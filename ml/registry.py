@@ -12,6 +12,13 @@ from ml.train import Trained
 TRAINING_LOCK = 72_311_010  # pg_try_advisory_lock key: one training at a time, whichever process or dyno
 
 
+def lock(conn) -> None:
+    """Wait for the training lock (the worker, after a crawl: the new data must be trained on)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (TRAINING_LOCK,))
+    conn.commit()
+
+
 def try_lock(conn) -> bool:
     """Take the session lock that keeps two trainings apart; False when another process holds it."""
     with conn.cursor() as cur:
