@@ -8,22 +8,36 @@ parser fix reaches the stored rows and every figure it changes keeps its
 previous value in history. A dataset no crawl stored files of is skipped.
 Exit codes as for crawls: 0 finished, 1 partial or failed (a dataset whose
 files no longer parse is left as it was), 2 no database.
+
+The rebuild is a spider whose items come from the database instead of the
+site: Scrapy runs it with the project's settings, so its items go through the
+crawl's pipelines (validation, rejects, deduplication, staging, the merge and
+its "complete" rule, the run's status and summary line).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+from scrapy_spider_metadata import Args
 
 import migrations
-from crawler.items import ObservationItem
-from crawler.schemas import ObservationSchema
-from crawler.store import CrawlStore, database_url
-from crawler.vitibrasil.assembly import combine, read_page, total_mismatches
+from crawler import outcome
+from crawler.pipelines.postgres import PostgresPipeline
+from crawler.spiders.base import ProjectSpider
+from crawler.spiders.vitibrasil import VitibrasilSpider, observation_items
+from crawler.store import connect, database_url
+from crawler.vitibrasil.assembly import read_page
 from crawler.vitibrasil.csv_parser import parse_csv
-from crawler.vitibrasil.datasets import DATASETS
-from crawler.vitibrasil.observations import Observation, ParseError
+from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR
+from crawler.vitibrasil.observations import ParseError
 
 logger = logging.getLogger("crawler.rebuild")
 
@@ -42,88 +56,98 @@ ORDER BY f.kind, f.year
 """
 
 
-def rows_from_files(dataset: str, files: list[tuple]) -> tuple[list[Observation], list[str]]:
-    """(rows, total mismatches) from one run's files; ParseError when a page no longer parses."""
-    csv, pages, args = None, {}, files[0][-1]
-    for kind, year, url, content_type, body, _ in files:
-        if kind == "page":
-            pages[year] = read_page(dataset, year, url, content_type, bytes(body))
-            continue
+class RebuildArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rebuild: Literal["raw_files"] = Field(
+        default="raw_files", title="Rebuild from",
+        description="Where the items come from: the raw files earlier crawls stored (the only source).",
+    )
+
+
+class RebuildSpider(Args[RebuildArgs], ProjectSpider):
+    """The observations of the stored raw files, as a Vitibrasil run (same rows, same orphan recovery)."""
+
+    name = VitibrasilSpider.name
+    complete_crawl = VitibrasilSpider.complete_crawl  # removal scoped to the (dataset, year) tables read
+    custom_settings = {"POSTGRES_BATCH_SIZE": VitibrasilSpider.custom_settings["POSTGRES_BATCH_SIZE"]}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.not_rebuilt: dict[str, str] = {}
+
+    @property
+    def outcome(self) -> outcome.Outcome | None:
+        """Partial (failed: every dataset) when a dataset's files no longer parse; None when all did."""
+        if not self.not_rebuilt:
+            return None
+        status = outcome.FAILED if len(self.not_rebuilt) == len(DATASETS) else outcome.PARTIAL
+        named = "; ".join(f"{name} ({why})" for name, why in self.not_rebuilt.items())
+        return outcome.Outcome(status, f"{len(self.not_rebuilt)} of {len(DATASETS)} datasets not rebuilt: {named}")
+
+    async def start(self):
+        conn = connect(database_url(self.settings))
         try:
-            csv = parse_csv(dataset, bytes(body))
-        except ParseError as exc:
-            logger.warning("%s: stored CSV unreadable (%s); using its stored pages", dataset, exc)
-    low, high = args.get("from_year"), args.get("to_year")
-    rows = [o for o in combine(csv, pages) if (low is None or o.year >= low) and (high is None or o.year <= high)]
-    return rows, total_mismatches(dataset, rows, pages)
+            for dataset in DATASETS:
+                with conn.cursor() as cur:
+                    cur.execute(LATEST_FILES, {"dataset": dataset})
+                    files = cur.fetchall()
+                conn.commit()
+                if not files:
+                    self.logger.info("%s: no stored files, nothing to rebuild", dataset)
+                    continue
+                try:
+                    csv, pages = self._read(dataset, files)
+                except ParseError as exc:
+                    self.not_rebuilt[dataset] = str(exc)
+                    self.crawler.stats.set_value("vitibrasil/not_rebuilt", sorted(self.not_rebuilt))
+                    self.logger.error("Dataset %s not rebuilt, its rows are left as they were: %s", dataset, exc)
+                    continue
+                args = files[0]["args"]  # that crawl's year range
+                wanted = range(args.get("from_year") or FIRST_YEAR, (args.get("to_year") or 9999) + 1).__contains__
+                for item in observation_items(self, dataset, csv, pages, wanted):
+                    yield item
+        finally:
+            conn.close()
+
+    def _read(self, dataset: str, files: list[tuple]):
+        """(CSV rows or None, pages by year) of one run's files; ParseError when a page no longer parses."""
+        csv, pages = None, {}
+        for file in files:
+            if file["kind"] == "page":
+                pages[file["year"]] = read_page(dataset, file["year"], file["url"], file["content_type"],
+                                                bytes(file["body"]))
+                continue
+            try:
+                csv = parse_csv(dataset, bytes(file["body"]))
+            except ParseError as exc:
+                self.logger.warning("%s: stored CSV unreadable (%s); using its stored pages", dataset, exc)
+        return csv, pages
 
 
-def rebuild_vitibrasil(store: CrawlStore) -> str:
-    """Stage and merge every dataset that can be rebuilt; returns the run's status."""
-    run_id = store.start_run("vitibrasil", {"rebuild": "raw_files"})
-    schema = ObservationSchema()
-    not_rebuilt, staged, rejected, mismatches = {}, 0, 0, 0
-    for dataset in DATASETS:
-        with store.conn.cursor() as cur:
-            cur.execute(LATEST_FILES, {"dataset": dataset})
-            files = cur.fetchall()
-        store.conn.commit()
-        if not files:
-            logger.info("%s: no stored files, nothing to rebuild", dataset)
-            continue
-        try:
-            rows, problems = rows_from_files(dataset, files)
-        except ParseError as exc:
-            not_rebuilt[dataset] = str(exc)
-            continue
-        for problem in problems:
-            logger.warning("Totals do not add up: %s", problem)
-        mismatches += len(problems)
-        items, rejects = [], []
-        for row in map(vars, rows):
-            if errors := schema.validate(row):
-                rejects.append((None, errors, row))
-            else:
-                items.append(row)
-        if items:
-            store.stage(ObservationItem, items)
-        if rejects:
-            store.reject("vitibrasil", rejects)
-        staged, rejected = staged + len(items), rejected + len(rejects)
-        logger.info("%s: %d rows staged, %d rejected", dataset, len(items), len(rejects))
-
-    for dataset, reason in not_rebuilt.items():
-        logger.error("Dataset %s not rebuilt, its rows are left as they were: %s", dataset, reason)
-    status = "finished" if not not_rebuilt else "failed" if len(not_rebuilt) == len(DATASETS) else "partial"
-    reason = "rebuilt from raw files" + (
-        f"; {len(not_rebuilt)} of {len(DATASETS)} datasets not rebuilt: "
-        + "; ".join(f"{name} ({why})" for name, why in not_rebuilt.items()) if not_rebuilt else "")
-    stats = {"rebuild/staged": staged, "vitibrasil/total_mismatches": mismatches,
-             "vitibrasil/not_rebuilt": sorted(not_rebuilt)}
-    # As for crawls: only a clean rebuild may mark rows it did not stage as removed.
-    complete = status == "finished" and not rejected
-    store.merge_and_finish(run_id, complete=complete, status=status, reason=reason, stats=stats)
-    row = store.run_row(run_id)
-    logger.info("Crawl run %s %s (rebuild): %s inserted, %s updated, %s unchanged, %s removed, %s rejected",
-                row["id"], row["status"], row["inserted"], row["updated"], row["unchanged"], row["removed"],
-                row["rejected"])
-    return status
+def exit_code(crawler) -> int:
+    """As ``scrapy crawl``'s (crawler/outcome.py): 0 only when the run finished."""
+    stats = crawler.stats
+    status = stats.get_value("crawl_run/status") or outcome.of_crawl(
+        stats.get_value("finish_reason"), crawler.spider.outcome).status
+    return outcome.exit_code(status)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.rebuild", description=__doc__.split("\n")[0])
     parser.add_argument("source", choices=["vitibrasil"], help="what to rebuild")
     parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")  # from any directory
+    process = CrawlerProcess(get_project_settings())
     try:
-        store = CrawlStore.open(database_url(), [ObservationItem])
+        PostgresPipeline.check_database(process.settings)
     except migrations.DatabaseUnavailable as exc:
         logger.error("Rebuild not started: %s", exc)
-        return 2
-    try:
-        return 0 if rebuild_vitibrasil(store) == "finished" else 1
-    finally:
-        store.close()
+        return outcome.EXIT_NO_DATABASE
+    crawler = process.create_crawler(RebuildSpider)
+    process.crawl(crawler)
+    process.start()
+    return exit_code(crawler)
 
 
 if __name__ == "__main__":

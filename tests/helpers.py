@@ -7,13 +7,18 @@ never import each other binds ``api/`` and ``crawler/``, not ``tests/``.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg2
+from psycopg2.extras import RealDictCursor
 
 import migrations
 from api import create_app
+from crawler.store import CrawlStore
+from crawler.vitibrasil.datasets import DATASETS, Dataset
+from crawler.vitibrasil.observations import Observation, whole_units
 from ml import registry
 from ml.models import MODELS
 from ml.train import train
@@ -78,6 +83,33 @@ def records(conn, statement: str, params=()) -> list[dict]:
 def last_run(conn) -> dict:
     """The newest crawl_runs row."""
     return records(conn, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+
+def store_run(conn, spider: str, item_class, rows: list[dict], *, complete: bool = True) -> int:
+    """Stage ``rows`` of ``item_class`` in a new run and merge it the way the crawl's pipeline does; the run id."""
+    previous, conn.cursor_factory = conn.cursor_factory, RealDictCursor  # the store reads dict rows
+    try:
+        store = CrawlStore(conn, [item_class])
+        run_id = store.start_run(spider, {})
+        if rows:
+            store.stage(item_class, rows)
+        store.merge_and_finish(run_id, complete=complete, status="finished", reason="finished", duplicates=0)
+    finally:
+        conn.cursor_factory = previous
+    return run_id
+
+
+def dataset_for(opcao: str, subopcao: str | None) -> Dataset | None:
+    """The Vitibrasil dataset a page request addresses; single-table tabs ignore subopcao."""
+    for d in DATASETS.values():
+        if d.opcao == opcao and (d.subopcao is None or d.subopcao == subopcao):
+            return d
+    return None
+
+
+def as_shown_on_page(obs: Observation) -> Observation:
+    """A Vitibrasil observation at page precision; only CSV decimals change."""
+    return replace(obs, quantity=whole_units(obs.quantity), value_usd=whole_units(obs.value_usd))
 
 
 def make_app(db_url: str, **config):

@@ -14,6 +14,7 @@ from scrapy_spider_metadata import Args
 
 from crawler.items import BookItem
 from crawler.spiders.base import ProjectSpider
+from crawler.spiders.params import SiteUrl
 
 RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
 _PRODUCT_ID = re.compile(r"_(\d+)/(?:index\.html)?$")
@@ -27,7 +28,7 @@ PER_PAGE = 20  # products on every listing page but the last
 class BooksArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_url: str = Field(
+    start_url: SiteUrl = Field(
         default="https://books.toscrape.com/index.html",
         title="Start URL",
         description="Home page of the site to crawl; point it at a local copy for tests and benchmarks.",
@@ -38,14 +39,6 @@ class BooksArgs(BaseModel):
         description='Crawl only this category, by name ("Historical Fiction") or slug '
         '("historical-fiction"); all categories when unset.',
     )
-
-    @field_validator("start_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL, e.g. https://books.toscrape.com/index.html")
-        return value
 
     @field_validator("category")
     @classmethod
@@ -80,13 +73,7 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
         yield scrapy.Request(self.args.start_url, callback=self.parse_home, errback=self.start_failed)
 
     def page_problem(self, request, response) -> str | None:
-        if not response.body.rstrip().endswith(b"</html>"):
-            return "document ends before </html>"
-        if request.callback == self.parse_book:
-            if not response.css("table.table-striped"):
-                return "no product details table"
-            return None if response.css("footer") else "no footer"
-        return _listing_problem(response)
+        return (_product_problem if request.callback == self.parse_book else _listing_problem)(response)
 
     def parse_home(self, response):
         if self.args.category is None:
@@ -117,7 +104,7 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
             yield response.follow(next_page, callback=self.parse_listing)
 
     def parse_book(self, response):
-        if problem := self.page_problem(response.request, response):
+        if problem := _product_problem(response):
             self.page_broken(response, problem)
             return
         self.saw("books")
@@ -156,6 +143,15 @@ def _declared(response) -> tuple[int | None, int, int]:
     page_of = _PAGE_OF.search(response.text)
     page, pages = (int(page_of.group(1)), int(page_of.group(2))) if page_of else (1, 1)
     return (int(results.group(1)) if results else None), page, pages
+
+
+def _product_problem(response) -> str | None:
+    """How a product page shows it was cut short, or None."""
+    if not response.body.rstrip().endswith(b"</html>"):
+        return "document ends before </html>"
+    if not response.css("table.table-striped"):
+        return "no product details table"
+    return None if response.css("footer") else "no footer"
 
 
 def _listing_problem(response) -> str | None:

@@ -12,6 +12,7 @@ dataset could be fetched) naming what is missing (see ``outcome``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from scrapy_spider_metadata import Args
 
 from crawler.items import ObservationItem, RawFileItem
 from crawler.spiders.base import ProjectSpider
+from crawler.spiders.params import SiteUrl
 from crawler.vitibrasil.assembly import combine, read_page, total_mismatches
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, csv_url, page_url
@@ -35,7 +37,7 @@ LIVE_SITE = "http://vitibrasil.cnpuv.embrapa.br/"
 class VitibrasilArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str = Field(
+    base_url: SiteUrl = Field(
         default=LIVE_SITE,
         title="Base URL",
         description="Root of the Vitibrasil site; point it at a local copy for tests.",
@@ -49,14 +51,6 @@ class VitibrasilArgs(BaseModel):
                                   description="First year to store; from 1970 when unset.")
     to_year: int | None = Field(default=None, ge=FIRST_YEAR, le=2100, title="To year",
                                 description="Last year to store; up to the latest the site offers when unset.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an absolute http(s) URL, e.g. {LIVE_SITE}")
-        return value
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -222,20 +216,9 @@ class VitibrasilSpider(Args[VitibrasilArgs], ProjectSpider):
         return page
 
     def _store(self, fetch: DatasetFetch):
-        rows = [o for o in combine(fetch.csv, fetch.pages) if self._wanted(o.year)]
-        for problem in total_mismatches(fetch.name, rows, fetch.pages):
-            self.crawler.stats.inc_value("vitibrasil/total_mismatches")
-            self.logger.warning("Totals do not add up: %s", problem)
-        from_pages = {o.year for o in rows} - {o.year for o in fetch.csv or ()}
-        source = "pages" if fetch.csv is None else "csv_and_pages" if from_pages else "csv"
-        self.logger.info("%s: %d rows for %s from %s%s", fetch.name, len(rows), _years({o.year for o in rows}),
-                         source, f" (pages {_years(from_pages)})" if source == "csv_and_pages" else "")
-        self.crawler.stats.inc_value("vitibrasil/datasets_stored")
-        self.crawler.stats.inc_value(f"vitibrasil/datasets_from/{source}")
         fetch.stored = True
         yield from fetch.files
-        for o in rows:
-            yield ObservationItem(**vars(o))
+        yield from observation_items(self, fetch.name, fetch.csv, fetch.pages, self._wanted)
         fetch.files, fetch.pages, fetch.csv = [], {}, None  # free the bodies
 
     def _fail(self, fetch: DatasetFetch, reason: str) -> None:
@@ -248,6 +231,28 @@ class VitibrasilSpider(Args[VitibrasilArgs], ProjectSpider):
 
     def _wanted(self, year: int) -> bool:
         return (self.args.from_year or FIRST_YEAR) <= year <= (self.args.to_year or year)
+
+
+def observation_items(spider: scrapy.Spider, dataset: str, csv: list[Observation] | None,
+                      pages: dict[int, PageData], wanted: Callable[[int], bool]) -> Iterator[ObservationItem]:
+    """One dataset's items from what was read of it, its page totals checked and its source counted.
+
+    Shared by this spider and ``crawler.rebuild``, so rebuilding from stored raw
+    files yields exactly the items a crawl of the same files yielded.
+    """
+    rows = [o for o in combine(csv, pages) if wanted(o.year)]
+    stats = spider.crawler.stats
+    for problem in total_mismatches(dataset, rows, pages):
+        stats.inc_value("vitibrasil/total_mismatches")
+        spider.logger.warning("Totals do not add up: %s", problem)
+    from_pages = {o.year for o in rows} - {o.year for o in csv or ()}
+    source = "pages" if csv is None else "csv_and_pages" if from_pages else "csv"
+    spider.logger.info("%s: %d rows for %s from %s%s", dataset, len(rows), _years({o.year for o in rows}),
+                       source, f" (pages {_years(from_pages)})" if source == "csv_and_pages" else "")
+    stats.inc_value("vitibrasil/datasets_stored")
+    stats.inc_value(f"vitibrasil/datasets_from/{source}")
+    for o in rows:
+        yield ObservationItem(**vars(o))
 
 
 def _raw_file(dataset: str, kind: str, year: int | None, response) -> RawFileItem:

@@ -25,6 +25,7 @@ from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset
 from crawler.vitibrasil.observations import (
     Observation,
     ParseError,
+    assemble,
     canonical_label,
     is_category_label,
     parse_csv_value,
@@ -48,29 +49,26 @@ def parse_csv(dataset: str, data: bytes) -> list[Observation]:
         years = [FIRST_YEAR + i // per_year for i in range(len(body[0][1]) - first)]
     width = first + len(years)
 
-    observations, category, seen = [], None, set()
-    for line_no, row in body:
-        if len(row) != width:
-            raise ParseError(f"{dataset}: line {line_no}: {len(row)} columns, expected {width}")
-        label = canonical_label(row[first - 1])
-        if not label:
-            raise ParseError(f"{dataset}: line {line_no}: empty label")
-        control = row[1].strip() if first == 3 else ""
-        is_category = not spec.is_trade and _is_category(control, label)
-        if is_category:
-            category = label
-        key = (category, label)
-        if key in seen:
-            raise ParseError(f"{dataset}: line {line_no}: duplicate row {label!r}")
-        seen.add(key)
-        values = [_value(dataset, line_no, cell) for cell in row[first:]]
-        for i in range(0, len(values), per_year):
-            observations.append(Observation(
-                dataset=dataset, year=years[i], category=category, item=label,
-                is_category=is_category, quantity=values[i],
-                value_usd=values[i + 1] if spec.is_trade else None,
-            ))
-    return observations
+    def rows():
+        for line_no, row in body:
+            if len(row) != width:
+                raise ParseError(f"{dataset}: line {line_no}: {len(row)} columns, expected {width}")
+            label = canonical_label(row[first - 1])
+            if not label:
+                raise ParseError(f"{dataset}: line {line_no}: empty label")
+            control = row[1].strip() if first == 3 else ""
+            is_category = not spec.is_trade and _is_category(control, label)
+            yield f"{dataset}: line {line_no}", label, is_category, _figures(dataset, line_no, row[first:], years,
+                                                                            per_year)
+
+    return assemble(dataset, rows())
+
+
+def _figures(dataset: str, line_no: int, cells: list[str], years: list[int], per_year: int):
+    """(year, quantity, value_usd) of a row's cells: one cell per year, or a (kg, US$) pair."""
+    values = [_value(dataset, line_no, cell) for cell in cells]
+    for i in range(0, len(values), per_year):
+        yield years[i], values[i], values[i + 1] if per_year == 2 else None
 
 
 def _decode(dataset: str, data: bytes) -> str:

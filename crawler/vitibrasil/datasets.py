@@ -66,18 +66,6 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
-def unit(dataset: str) -> str:
-    return DATASETS[dataset].unit
-
-
-def dataset_for(opcao: str, subopcao: str | None) -> Dataset | None:
-    """The dataset a page request addresses; single-table tabs ignore subopcao."""
-    for d in DATASETS.values():
-        if d.opcao == opcao and (d.subopcao is None or d.subopcao == subopcao):
-            return d
-    return None
-
-
 def page_url(base_url: str, dataset: str, year: int) -> str:
     d = DATASETS[dataset]
     query = {"opcao": d.opcao}

@@ -31,7 +31,8 @@ editions, so this keeps one name per country in storage.
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 MISSING_MARKERS = frozenset({"nd", "*", "+"})
@@ -79,6 +80,32 @@ class Observation:
     value_usd: Decimal | None = None  # trade datasets only
 
 
+# One row of a table as a parser reads it: where it is (for errors), its label, whether it
+# is a category row, and its (year, quantity, value_usd) figures, read lazily.
+TableRow = tuple[str, str, bool, Iterable[tuple[int, Decimal | None, Decimal | None]]]
+
+
+def assemble(dataset: str, rows: Iterable[TableRow]) -> list[Observation]:
+    """The observations of a table's rows, top to bottom, for both parsers.
+
+    A child row belongs to the category row above it; a (category, label)
+    pair seen twice is a ParseError, raised before that row's figures are read.
+    """
+    observations, category, seen = [], None, set()
+    for where, label, is_category, figures in rows:
+        if is_category:
+            category = label
+        if (category, label) in seen:
+            raise ParseError(f"{where}: duplicate row {label!r}")
+        seen.add((category, label))
+        observations.extend(
+            Observation(dataset=dataset, year=year, category=category, item=label, is_category=is_category,
+                        quantity=quantity, value_usd=value_usd)
+            for year, quantity, value_usd in figures
+        )
+    return observations
+
+
 def canonical_label(text: str) -> str:
     label = " ".join(text.split())
     return LABEL_ALIASES.get(_without_accents(label), label)
@@ -111,8 +138,3 @@ def _parse_value(cell: str, number: re.Pattern) -> Decimal | None:
 def whole_units(value: Decimal | None) -> Decimal | None:
     """How the year pages show a figure: rounded half up to whole units."""
     return None if value is None else value.quantize(Decimal(1), ROUND_HALF_UP)
-
-
-def as_shown_on_page(obs: Observation) -> Observation:
-    """The observation at page precision; only CSV decimals change."""
-    return replace(obs, quantity=whole_units(obs.quantity), value_usd=whole_units(obs.value_usd))

@@ -4,8 +4,7 @@ The data sits in `table.tb_dados`: volume tables mark category rows with
 `td.tb_item` and their children with `td.tb_subitem`; trade tables have plain
 cells (country, quantity kg, value US$). `tfoot.tb_total` holds the totals the
 site computes (sum of category rows, or of all countries). Pages show whole
-units only, so a CSV decimal appears rounded (see
-`observations.as_shown_on_page`).
+units only, so a CSV decimal appears rounded half up (`observations.whole_units`).
 """
 
 import re
@@ -18,6 +17,7 @@ from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import (
     Observation,
     ParseError,
+    assemble,
     canonical_label,
     parse_page_value,
 )
@@ -42,26 +42,16 @@ def parse_page(dataset: str, year: int, html: str) -> PageData:
         raise ParseError(f"{dataset} {year}: no table.tb_dados on the page")
     width = 3 if spec.is_trade else 2
 
-    observations, category, seen = [], None, set()
-    for row_no, row in enumerate(table.css("tbody > tr"), 1):
-        cells = [_text(td) for td in row.css("td")]
-        if len(cells) != width:
-            raise ParseError(f"{dataset} {year}: row {row_no}: {len(cells)} cells, expected {width}")
-        label = canonical_label(cells[0])
-        is_category = not spec.is_trade and "tb_item" in row.css("td").attrib.get("class", "")
-        if is_category:
-            category = label
-        key = (category, label)
-        if key in seen:
-            raise ParseError(f"{dataset} {year}: row {row_no}: duplicate row {label!r}")
-        seen.add(key)
-        values = [_value(dataset, year, row_no, cell) for cell in cells[1:]]
-        observations.append(Observation(
-            dataset=dataset, year=year, category=category, item=label,
-            is_category=is_category, quantity=values[0],
-            value_usd=values[1] if spec.is_trade else None,
-        ))
+    def rows():
+        for row_no, row in enumerate(table.css("tbody > tr"), 1):
+            cells = [_text(td) for td in row.css("td")]
+            if len(cells) != width:
+                raise ParseError(f"{dataset} {year}: row {row_no}: {len(cells)} cells, expected {width}")
+            label = canonical_label(cells[0])
+            is_category = not spec.is_trade and "tb_item" in row.css("td").attrib.get("class", "")
+            yield f"{dataset} {year}: row {row_no}", label, is_category, _figures(dataset, year, row_no, cells[1:])
 
+    observations = assemble(dataset, rows())
     totals = [_text(td) for td in table.css("tfoot.tb_total td")][1:]
     if len(totals) != width - 1:
         raise ParseError(f"{dataset} {year}: totals row has {len(totals)} values")
@@ -80,6 +70,12 @@ def parse_page(dataset: str, year: int, html: str) -> PageData:
         years=range(int(offered[1]), int(offered[2]) + 1),
         csv_href=csv_href,
     )
+
+
+def _figures(dataset: str, year: int, row_no: int, cells: list[str]):
+    """The one (year, quantity, value_usd) of a row: quantity, or (kg, US$) in trade tables."""
+    values = [_value(dataset, year, row_no, cell) for cell in cells]
+    yield year, values[0], values[1] if len(values) == 2 else None
 
 
 def _text(cell: Selector) -> str:

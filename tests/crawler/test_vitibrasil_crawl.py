@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import pytest
+from pydantic import ValidationError
+from scrapy.utils.test import get_crawler
 
 import migrations
-
+from crawler.spiders.vitibrasil import VitibrasilSpider
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
-from crawler.vitibrasil.observations import as_shown_on_page
 from tests.api.fill import load_books
-from tests.helpers import ROOT, last_run, query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, stored
+from tests.helpers import ROOT, as_shown_on_page, last_run, query
 from tests.sites.books import generate_books
-from tests.sites.vitibrasil import VitibrasilSite, serve
+from tests.sites.server import serve
+from tests.sites.vitibrasil import VitibrasilSite
 
 pytestmark = needs_fixtures
 
@@ -221,14 +223,15 @@ def test_unavailable_datasets_end_the_run_failed_or_partial_and_touch_nothing(db
     ({"datasets": "production,wine_of_mars"}, "unknown dataset(s) wine_of_mars"),
     ({"from_year": "2020", "to_year": "2010"}, "from_year 2020 is after to_year 2010"),
     ({"from_year": "1969"}, "from_year"),
+    ({"base_url": "vitibrasil.cnpuv.embrapa.br"}, "base_url"),
 ])
-def test_invalid_arguments_stop_before_any_request(db, crawl_site, args, message):
-    site = VitibrasilSite(FIXTURES / "csv")
-    result = crawl_site(site, **args)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert not site.requests
-    assert query(db, "SELECT count(*) FROM crawl_runs") == [(0,)]
+def test_invalid_arguments_stop_before_any_request(args, message, caplog):
+    # In-process: the spider is never built, so nothing is requested or stored (the
+    # exit code of a bad argument is checked by the books crawl tests).
+    crawler = get_crawler(VitibrasilSpider)
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        VitibrasilSpider.from_crawler(crawler, **args)
+    assert "Spider parameter validation failed" in caplog.text and message in caplog.text
 
 
 def test_the_migration_lists_the_parsers_datasets(empty_database):

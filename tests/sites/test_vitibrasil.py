@@ -5,10 +5,12 @@ import pytest
 
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, csv_url, page_url
-from crawler.vitibrasil.observations import ParseError, as_shown_on_page
+from crawler.vitibrasil.observations import ParseError
 from crawler.vitibrasil.page_parser import parse_page
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
-from tests.sites.vitibrasil import VitibrasilSite, serve
+from tests.helpers import as_shown_on_page
+from tests.sites.server import serve
+from tests.sites.vitibrasil import VitibrasilSite
 
 pytestmark = needs_fixtures
 
@@ -68,15 +70,15 @@ def test_real_page_matches_its_rendering(base_url):
 
 
 def test_year_defaults_to_latest_and_is_clamped(base_url):
-    _, _, body = get(f"{base_url}/index.php?opcao=opt_02")
+    _, _, body = get(f"{base_url}index.php?opcao=opt_02")
     assert "Produção de vinhos, sucos e derivados [2023]" in body.decode()
-    _, _, body = get(f"{base_url}/index.php?opcao=opt_05&subopcao=subopt_02&ano=1900")
+    _, _, body = get(f"{base_url}index.php?opcao=opt_05&subopcao=subopt_02&ano=1900")
     assert "Importação de espumantes [1970]" in body.decode()
 
 
 def test_unknown_paths_are_404(base_url):
-    assert get(f"{base_url}/download/Nada.csv")[0] == 404
-    assert get(f"{base_url}/index.php?opcao=opt_09")[0] == 404
+    assert get(f"{base_url}download/Nada.csv")[0] == 404
+    assert get(f"{base_url}index.php?opcao=opt_09")[0] == 404
 
 
 def test_knobs():

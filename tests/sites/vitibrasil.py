@@ -12,16 +12,15 @@ processing years 2019 and 2022) are rendered as `nd`.
 import html
 import threading
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.vitibrasil.csv_parser import parse_csv
-from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset, dataset_for
+from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset
 from crawler.vitibrasil.observations import Observation, whole_units
+from tests.helpers import dataset_for
 
 BROKEN_CSV = b"<html><body><p>Erro ao gerar o arquivo.</p></body></html>\n"
 
@@ -83,34 +82,6 @@ class VitibrasilSite:
         # Like the site's year buttons: no year means the latest, others are clamped.
         last = self.last_year(dataset)
         return min(max(int(ano), FIRST_YEAR), last) if ano.isdigit() else last
-
-
-@contextmanager
-def serve(site: VitibrasilSite):
-    """Serve `site` on 127.0.0.1; yields its base URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            status, content_type, body = site.respond(self.path)
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _number(value: Decimal | None) -> str:

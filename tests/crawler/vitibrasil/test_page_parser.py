@@ -5,9 +5,10 @@ import pytest
 
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
-from crawler.vitibrasil.observations import ParseError, as_shown_on_page
+from crawler.vitibrasil.observations import ParseError
 from crawler.vitibrasil.page_parser import parse_page
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures, real_pages
+from tests.helpers import as_shown_on_page
 
 PAGES = real_pages()
 

@@ -8,7 +8,8 @@ CLI: python -m tests.sites.books --books 100000 --port 8000 [--seed 0] [--real-t
 """
 from .data import (BOOKS_FIXTURES, CATEGORIES, CATEGORY_NAMES, FIXTURES, REPO_ROOT, SiteBook, generate_books,
                    real_books, require_fixtures, slugify)
-from .site import MALFORMED, BooksSite, escape, make_server, serve
+from ..server import make_server, serve
+from .site import MALFORMED, BooksSite, escape
 
 __all__ = ["BOOKS_FIXTURES", "CATEGORIES", "CATEGORY_NAMES", "FIXTURES", "MALFORMED", "REPO_ROOT", "BooksSite",
            "SiteBook", "escape", "generate_books", "make_server", "real_books", "require_fixtures",

@@ -8,7 +8,8 @@ import argparse
 import sys
 
 from .data import BOOKS_FIXTURES, generate_books, real_books
-from .site import BooksSite, make_server
+from ..server import make_server
+from .site import BooksSite
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import random
 import re
 import unicodedata

@@ -1,4 +1,4 @@
-"""BooksSite: renders the local books.toscrape.com copy; serve(): runs it over HTTP."""
+"""BooksSite: renders the local books.toscrape.com copy (tests/sites/server.py serves it over HTTP)."""
 from __future__ import annotations
 
 import collections
@@ -6,15 +6,13 @@ import hashlib
 import posixpath
 import re
 import threading
-from contextlib import contextmanager
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from .data import CATEGORIES, CATEGORY_NAMES, RATING_WORDS, SiteBook, category_path
-from .templates import Block, Templates, own_templates
+from .data import CATEGORY_NAMES, RATING_WORDS, SiteBook, category_path
+from .templates import Block, own_templates
 from .templates import real_templates as templates_from_real_pages
 
 BOOKS_1 = "catalogue/category/books_1/"
@@ -181,6 +179,11 @@ class BooksSite:
             self.cut_once.discard(path)
         status, body = self.render(path)
         return (status, cut(body)) if cut_now and status == 200 else (status, body)
+
+    def respond(self, target: str) -> tuple[int, str, bytes]:
+        """handle() for tests/sites/server.py; like the real server, no charset although the body is UTF-8."""
+        status, body = self.handle(target)
+        return status, "text/html", body
 
     def render(self, path: str) -> tuple[int, bytes]:
         """(status, UTF-8 body) for a site path such as "catalogue/page-2.html"."""
@@ -361,48 +364,3 @@ def _pager(path: str, base: str, page_no: int, pages: int) -> str:
            if page_no < pages else "")
     return (f'    <div>\n        <ul class="pager">\n\n{prev}            <li class="current">\n\n'
             f'                Page {page_no} of {pages}\n\n            </li>\n\n{nxt}        </ul>\n    </div>\n')
-
-
-# --- HTTP -------------------------------------------------------------------------
-
-def make_server(site: BooksSite, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: cheaper benchmarks
-
-        def do_GET(self) -> None:
-            self._answer(body=True)
-
-        def do_HEAD(self) -> None:
-            self._answer(body=False)
-
-        def _answer(self, body: bool) -> None:
-            status, content = site.handle(self.path)
-            self.send_response(status)
-            # Like the real server: no charset, although the body is UTF-8.
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            if body:
-                self.wfile.write(content)
-
-        def log_message(self, *args) -> None:  # quiet
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
-
-
-@contextmanager
-def serve(site: BooksSite, port: int = 0) -> Iterator[str]:
-    """Serve the site on 127.0.0.1 in a daemon thread; yields "http://127.0.0.1:PORT/"."""
-    server = make_server(site, port)
-    # A short poll interval keeps shutdown (one per test) quick.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="books-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
