@@ -21,8 +21,9 @@ from ml.train import predict, read
 from tests.api.fill import load_books
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.helpers import ROOT, query, records
-from tests.sites.books import BooksSite, generate_books, serve
-from tests.sites.vitibrasil import VitibrasilSite, serve as serve_vitibrasil
+from tests.sites.books import BooksSite, generate_books
+from tests.sites.server import serve
+from tests.sites.vitibrasil import VitibrasilSite
 
 
 def books_priced(price_of, n: int = 400) -> list:
@@ -160,7 +161,7 @@ def test_the_safe_loader_refuses_an_untrusted_type():
 def test_real_crawls_then_both_models(db, crawl, cli):
     """The goal: after crawling the local Vitibrasil (2025 edition) and books sites, wine_price beats
     the previous year's price by at least 5% held-out MAE on the last 3 years."""
-    with serve_vitibrasil(VitibrasilSite(FIXTURES / "csv")) as base_url:
+    with serve(VitibrasilSite(FIXTURES / "csv")) as base_url:
         result = crawl("vitibrasil", args={"base_url": base_url})
         assert result.returncode == 0, result.stderr[-3000:]
     site = BooksSite(generate_books(300, seed=11))

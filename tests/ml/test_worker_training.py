@@ -10,7 +10,8 @@ import time
 
 from tests.api.fill import load_books
 from tests.helpers import ROOT, query, records
-from tests.sites.books import BooksSite, generate_books, serve
+from tests.sites.books import BooksSite, generate_books
+from tests.sites.server import serve
 
 
 def start_worker(db_url, log, **env):
