@@ -5,11 +5,9 @@ Training data is streamed from a server-side cursor and stamped with the last
 crawl run that changed the books (body and X-Crawl-Run-Id): the rows are the
 state that run left, so a training set can be traced to its crawl.
 
-Models are trained and registered by ``python -m ml train`` (ml.model_versions);
-this module only reads them. Features come from the same views the trainer
-reads. A process loads the active version of a model once and loads again
-only when another version becomes active; artifacts are skops files loaded
-with an explicit list of trusted types, so a stored artifact cannot run code.
+Models are trained and registered by ``python -m ml train``; predictions come
+from their active version (api/model_store.py) over features read from the
+same views the trainer reads (ml.*_features).
 """
 
 from __future__ import annotations
@@ -19,15 +17,14 @@ import io
 import json
 from dataclasses import asdict
 
-import hashlib
 import logging
-import threading
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, stream_with_context
+from flask import Blueprint, Response, stream_with_context
 
 from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
+from api.model_store import VERSION_COLUMNS, Active, UntrustedArtifact, active_model
 from api.operation import operation
 from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
                             PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
@@ -114,61 +111,6 @@ MODELS = {
     "book_price": Model("Price (GBP) of a book from what its page shows.",
                         (("book_id",), ("category", "rating", "availability", "review_count", "description_length"))),
 }
-# The only types an artifact may hold (the models and baselines ml/models.py builds).
-TRUSTED_TYPES = [
-    "functools.partial", "numpy.dtype", "numpy.ndarray",
-    "sklearn._loss.link.IdentityLink", "sklearn._loss.link.Interval", "sklearn._loss.loss.AbsoluteError",
-    "sklearn.compose._column_transformer.ColumnTransformer", "sklearn.dummy.DummyRegressor",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._encoders.OneHotEncoder", "sklearn.preprocessing._encoders.OrdinalEncoder",
-    "sklearn.tree._classes.DecisionTreeRegressor", "sklearn.tree._tree.Tree", "sklearn.utils.validation.check_array",
-]
-_CACHE = "api.ml_models"
-_cache_lock = threading.Lock()
-_VERSION_COLUMNS = ("id, name, version, status, trained_at, algorithm, params, baseline, features, scale_feature,"
-                    " feature_view, crawl_run_ids, data_version, train_size, heldout_size, model_mae, model_mape,"
-                    " baseline_mae, baseline_mape, serves, artifact_sha256")
-
-
-class UntrustedArtifact(ValueError):
-    """A stored artifact holds a type outside TRUSTED_TYPES, or not the bytes registered."""
-
-
-def load_artifact(data: bytes, sha256: str):
-    """The estimator in a registered artifact; refuses altered bytes and untrusted types."""
-    import skops.io as sio  # here, not at import: scikit-learn weighs ~115 MiB a web worker that never predicts spares
-
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise UntrustedArtifact("artifact bytes do not match their registered sha256")
-    untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
-    if untrusted:
-        raise UntrustedArtifact(f"artifact holds untrusted type(s): {', '.join(untrusted)}")
-    return sio.loads(data, trusted=TRUSTED_TYPES)
-
-
-@dataclass(frozen=True)
-class Active:
-    row: dict
-    estimator: object
-
-
-def active_model(name: str) -> Active | None:
-    """The active version of ``name``, loaded once per process and again only when another becomes active."""
-    row = fetch_one(f"SELECT {_VERSION_COLUMNS} FROM ml.model_versions WHERE name = %s AND status = 'active'",
-                    (name,))
-    if row is None:
-        return None
-    cache = current_app.extensions.setdefault(_CACHE, {})
-    with _cache_lock:
-        loaded = cache.get(name)
-        if loaded is None or loaded.row["artifact_sha256"] != row["artifact_sha256"]:
-            data = fetch_one("SELECT artifact FROM ml.model_versions WHERE id = %s", (row["id"],))["artifact"]
-            loaded = cache[name] = Active(row, load_artifact(bytes(data), row["artifact_sha256"]))
-        elif loaded.row["id"] != row["id"]:
-            loaded = cache[name] = Active(row, loaded.estimator)  # same bytes, another version
-    return loaded
 
 
 def _version(row: dict) -> dict:
@@ -183,7 +125,7 @@ def _version(row: dict) -> dict:
 def list_models():
     """Every model with its versions (newest first): held-out metrics of the model and of its naive
     baseline, what the version serves (the model only when its MAE is lower), the data it was trained on."""
-    rows = fetch_all(f"SELECT {_VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
+    rows = fetch_all(f"SELECT {VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
     models = []
     for name, model in MODELS.items():
         versions = [_version(r) for r in rows if r["name"] == name]
@@ -220,7 +162,7 @@ def _wine_rows(active: Active, instances: list[dict]) -> list[dict]:
     return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
 
 
-def _book_rows(active: Active, instances: list[dict]) -> list[dict]:
+def _book_rows(_active: Active, instances: list[dict]) -> list[dict]:
     ids = sorted({i["book_id"] for i in instances if "book_id" in i})
     books = {r["book_id"]: r for r in fetch_all(
         "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
@@ -237,21 +179,6 @@ def _book_rows(active: Active, instances: list[dict]) -> list[dict]:
 
 
 _ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
-
-
-def _predict(active: Active, rows: list[dict]) -> list[float]:
-    """As ml/train.py's predict(): strings kept, numbers as floats, NULL as NaN, times the scale feature."""
-    import numpy as np  # loaded with the first model (see load_artifact)
-    from threadpoolctl import threadpool_limits
-
-    features, scale = active.row["features"], active.row["scale_feature"]
-    matrix = np.array([[v if isinstance(v, str) else np.nan if v is None else float(v) for v in (r[f] for f in features)]
-                       for r in rows], dtype=object)
-    with threadpool_limits(limits=1):
-        output = active.estimator.predict(matrix)
-    if scale:
-        output = output * np.array([float(r[scale]) for r in rows])
-    return [float(v) for v in output]
 
 
 @bp.post("/predictions")
@@ -276,7 +203,7 @@ def predict(body):
     if active is None:
         raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
                        code="model_not_trained")
-    values = _predict(active, _ROWS[name](active, instances))
+    values = active.predict(_ROWS[name](active, instances))
     row = active.row
     return {"model": name, "version": row["version"], "serves": row["serves"],
             "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",

@@ -17,7 +17,7 @@ from sklearn.dummy import DummyRegressor
 
 import migrations
 from api.db import close_pool
-from api.ml import UntrustedArtifact, load_artifact
+from api.model_store import UntrustedArtifact, load_artifact
 from api.schemas.ml import FEATURES
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
