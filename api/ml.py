@@ -24,7 +24,7 @@ from flask import Blueprint, Response, stream_with_context
 
 from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
-from api.model_store import VERSION_COLUMNS, Active, UntrustedArtifact, active_model
+from api.model_store import VERSION_COLUMNS, UntrustedArtifact, active_model
 from api.operation import operation
 from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
                             PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
@@ -146,11 +146,10 @@ def _check_fields(name: str, instances: list[dict]) -> None:
         raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
 
 
-def _wine_rows(active: Active, instances: list[dict]) -> list[dict]:
-    features = active.row["features"]
+def _wine_rows(instances: list[dict]) -> list[dict]:
+    """Each instance's row of the feature view; 422 for those without a previous year's price."""
     found = {(r["dataset"], r["country"], r["year"]): r for r in fetch_all(
-        f"SELECT dataset, country, year, {', '.join(features)} FROM ml.wine_price_features"
-        " WHERE dataset = ANY(%s) AND country = ANY(%s) AND year = ANY(%s) AND price_1 IS NOT NULL",
+        "SELECT * FROM ml.wine_price_features WHERE dataset = ANY(%s) AND country = ANY(%s) AND year = ANY(%s) AND price_1 IS NOT NULL",
         (sorted({i["dataset"] for i in instances}), sorted({i["country"] for i in instances}),
          sorted({i["year"] for i in instances})))}
     missing = {f"instances[{n}]": [f"No {i['year'] - 1} price of {i['country']} in {i['dataset']} to forecast from."]
@@ -162,7 +161,8 @@ def _wine_rows(active: Active, instances: list[dict]) -> list[dict]:
     return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
 
 
-def _book_rows(_active: Active, instances: list[dict]) -> list[dict]:
+def _book_rows(instances: list[dict]) -> list[dict]:
+    """A listed book's row of the feature view, or the instance itself; 422 for an unknown book or category."""
     ids = sorted({i["book_id"] for i in instances if "book_id" in i})
     books = {r["book_id"]: r for r in fetch_all(
         "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
@@ -203,7 +203,7 @@ def predict(body):
     if active is None:
         raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
                        code="model_not_trained")
-    values = active.predict(_ROWS[name](active, instances))
+    values = active.predict(_ROWS[name](instances))
     row = active.row
     return {"model": name, "version": row["version"], "serves": row["serves"],
             "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",
