@@ -47,6 +47,8 @@ def train_all(conn, names: list[str], trigger: str, wait: bool = False) -> int:
             registry.start(conn, name, trigger, status="skipped", detail="another training was running")
         print("error: another training is running (it holds the training lock): nothing trained", file=sys.stderr)
         return 3
+    if orphans := registry.close_orphans(conn):
+        logger.warning("%d training(s) left running by a dead process recorded as failed", orphans)
     status = 0
     for name in names:
         training = registry.start(conn, name, trigger)

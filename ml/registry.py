@@ -28,6 +28,14 @@ def try_lock(conn) -> bool:
     return held
 
 
+def close_orphans(conn) -> int:
+    """Under the lock no other training runs: a 'running' row is one whose process died (kill -9)."""
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE ml.trainings SET status = 'failed', finished_at = now(),"
+                    " detail = 'orphaned: its process died before recording an end' WHERE status = 'running'")
+        return cur.rowcount
+
+
 def start(conn, model: str, trigger: str, status: str = "running", detail: str | None = None) -> int:
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO ml.trainings (model, trigger, status, detail, host, pid, finished_at)"

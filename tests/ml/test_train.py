@@ -122,9 +122,13 @@ def test_one_training_at_a_time(db, db_url, cli):
         assert query(db, "SELECT model, status FROM ml.trainings ORDER BY id") == [
             ("wine_price", "skipped"), ("book_price", "skipped")]
         assert query(db, "SELECT count(*) FROM ml.model_versions") == [(0,)]
+        registry.start(holder, "wine_price", "cli")  # as left by a training killed with -9
     finally:
         holder.close()
     assert cli("book_price")[0] == 0  # the lock went with its session
+    assert query(db, "SELECT model, status, detail FROM ml.trainings ORDER BY id")[2:] == [
+        ("wine_price", "failed", "orphaned: its process died before recording an end"),
+        ("book_price", "finished", None)]
 
 
 def test_exit_status_and_one_line_when_nothing_can_be_trained(empty_database):
