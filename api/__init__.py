@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, categories, crawls, db, docs, errors, health, ml, request_log, settings, stats, tokens,
-                 users, vitibrasil)
+from api import (auth, books, categories, crawls, db, docs, errors, health, limits, ml, request_log, settings, stats,
+                 tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp)
 
@@ -31,4 +31,5 @@ def create_app(config: dict | None = None) -> Flask:
     users.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    limits.init_app(app)
     return app

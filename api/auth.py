@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt_identity
 
-from api import users
+from api import limits, users
 from api.errors import ApiError
 from api.operation import operation
 from api.schemas.auth import AccessTokenSchema, LoginSchema, TokenPairSchema
@@ -20,11 +20,14 @@ def _access(identity: str) -> dict:
 
 
 @bp.post("/login")
-@operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 503))
+@operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 413, 429, 503))
 def login(body):
     """Exchange a username and password for an access token (for every other
-    endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in."""
-    user = users.authenticate(body["username"], body["password"])
+    endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in.
+    Attempts are limited per client address and failures per username: 429 with
+    Retry-After beyond that."""
+    with limits.hashing_slot():
+        user = users.authenticate(body["username"], body["password"])
     if user is None:
         raise ApiError(401, "invalid username or password", code="invalid_credentials")
     identity = str(user["id"])  # the id, not the name: a re-created name gets no old tokens

@@ -10,23 +10,28 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from api.errors import ApiError
+from api.schemas.common import CENT, storable
+
+# A cursor is not signed: its values are checked as hostile input, to what the columns can hold.
+_BIGINT = 2**63
+_MAX_AMOUNT = Decimal(10) ** 10  # books.price is numeric(12,2)
 
 
 def _integer(value) -> int:
-    if type(value) is not int:
+    if type(value) is not int or not -_BIGINT <= value < _BIGINT:
         raise ValueError(value)
     return value
 
 
 def _text(value) -> str:
-    if type(value) is not str:
+    if type(value) is not str or not storable(value):
         raise ValueError(value)
     return value
 
 
 def _amount(value) -> Decimal:
     amount = Decimal(_text(value))
-    if not amount.is_finite():
+    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT or amount != amount.quantize(CENT):
         raise ValueError(value)
     return amount
 

@@ -15,7 +15,7 @@ from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ, TRANSACTION_STA
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
-import migrations
+from api import settings
 from migrations import DatabaseUnavailable
 
 _POOL = "api.db_pool"
@@ -29,8 +29,8 @@ def init_app(app) -> None:
 def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
-            url = app.config["DATABASE_URL"] or migrations.database_url("API_DATABASE_URL", "DATABASE_URL")
-            pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], url, connect_timeout=5,
+            pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], settings.database_url(app.config),
+                                          connect_timeout=5,
                                           application_name="books-api")
             # psycopg2 closes returned connections beyond minconn, and opens minconn of them up
             # front: start with one, then keep every connection made, up to the maximum.

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 from werkzeug.http import HTTP_STATUS_CODES
 
-from api.schemas.common import ErrorSchema
+from api.schemas.common import TEXT_PATTERN, ErrorSchema
 
 VERSION = "1.0.0"
 DESCRIPTION = """\
@@ -24,20 +25,35 @@ expires, `POST /api/v1/auth/refresh` with the refresh token as the Bearer token.
 
 **Errors** all share one JSON shape (schema `Error`): `status`, `error` (a code),
 `message`, and for invalid input `errors`, the messages per parameter.
-Unknown query parameters are errors too.
+Unknown query parameters are errors too, and so is text holding a NUL character
+or (in JSON bodies) an unpaired surrogate: nothing can store it.
 
 **Pagination**: `GET /api/v1/books` and `GET /api/v1/vitibrasil/observations`
 return `next_cursor`; pass it back as `cursor` with the same filters and sort
 until it is null.
 """
+SECURITY = {"access": [{"bearer": []}], "refresh": [{"bearer": []}], "optional": [{}, {"bearer": []}], None: []}
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
-               404: "No such resource", 503: "Database unavailable"}
+               404: "No such resource", 413: "Request body too large", 429: "Too many requests (see Retry-After)",
+               503: "Database unavailable"}
 
 
 def build(app) -> dict:
+    plugin = MarshmallowPlugin()
     spec = APISpec(title="Books API", version=VERSION, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION})
+                   plugins=[plugin], info={"description": DESCRIPTION})
+    inputs = {schema for view in app.view_functions.values() if (declared := getattr(view, "operation", None))
+              for schema in (declared.query, declared.body) if schema}
+
+    def text_pattern(_converter, field, ret, **kwargs) -> dict:
+        """What api/operation.py checks on every text input (a pattern of the schema's own comes first)."""
+        if isinstance(field, fields.String) and type(field.parent) in inputs and "pattern" not in ret \
+                and "enum" not in ret:
+            return {"pattern": TEXT_PATTERN}
+        return {}
+
+    plugin.converter.add_attribute_function(text_pattern)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -84,7 +100,7 @@ def _operation(declared, endpoint: str, path_parameters: list[dict]) -> dict:
                       **{str(s): {"description": _ERROR_TEXT.get(s, HTTP_STATUS_CODES[s]),
                                   "content": {"application/json": {"schema": "Error"}}}
                          for s in sorted(statuses)}},
-        "security": [{"bearer": []}] if declared.auth else [],
+        "security": SECURITY[declared.auth],
     }
     if declared.body:
         result["requestBody"] = {"required": True, "content": {"application/json": {"schema": declared.body}}}

@@ -16,7 +16,7 @@ from flask_jwt_extended import verify_jwt_in_request
 from marshmallow import Schema, ValidationError
 
 from api.errors import ApiError
-from api.schemas.common import NoQuery
+from api.schemas.common import UNSTORABLE, NoQuery, storable
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Operation:
     response: type[Schema] | None
     query: type[Schema]
     body: type[Schema] | None
-    auth: str | None  # "access", "refresh" or None (public)
+    auth: str | None  # "access", "refresh", "optional" (public, more with a valid token) or None (public)
     errors: tuple[int, ...]  # statuses beyond those implied (400 always, 401 with auth, 404 with path ids)
     content: dict = field(default_factory=dict)  # extra media types of the 200 answer
 
@@ -42,7 +42,7 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
         @functools.wraps(view)
         def handle(**path):
             if auth:
-                verify_jwt_in_request(refresh=auth == "refresh")
+                verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
             args = parse_query(query_schema)
             if query is not NoQuery:
                 path["args"] = args
@@ -79,6 +79,9 @@ def parse_body(schema: Schema) -> dict:
 
 
 def load(schema: Schema, data: dict, message: str) -> dict:
+    unstorable = sorted(name for name, value in data.items() if not storable(value))
+    if unstorable:
+        raise ApiError(400, f"{message}: {', '.join(unstorable)}", {name: [UNSTORABLE] for name in unstorable})
     try:
         return schema.load(data)
     except ValidationError as exc:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from datetime import timedelta
 
+import migrations
+
 logger = logging.getLogger(__name__)
 
+MAX_AGE_PREFIX = "HEALTH_MAX_AGE_"  # HEALTH_MAX_AGE_BOOKS=21600: the books data is stale after 6 hours
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 RELAXED_ENVIRONMENTS = {"development", "testing"}
 
@@ -27,7 +31,7 @@ def from_environment() -> dict:
     env = os.environ
     return {
         "API_ENV": env.get("API_ENV", "production"),
-        # None: resolved on first use (API_DATABASE_URL, DATABASE_URL, else embedded).
+        # None: the embedded database (see database_url below).
         "DATABASE_URL": env.get("API_DATABASE_URL") or env.get("DATABASE_URL"),
         # The CLI writes users: the owner's URL, not the read-only one the API may run under.
         "ADMIN_DATABASE_URL": env.get("DATABASE_URL"),
@@ -35,7 +39,24 @@ def from_environment() -> dict:
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_REFRESH_TOKEN_EXPIRES", "2592000"))),
+        # Larger bodies are refused with a 413 before they are read (the login body is ~100 bytes).
+        "MAX_CONTENT_LENGTH": int(env.get("API_MAX_BODY_BYTES", "16384")),
+        # api/limits.py: limits in flask-limiter's notation, "10 per minute; 100 per hour".
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
+        "LOGIN_USER_RATE_LIMIT": env.get("LOGIN_USER_RATE_LIMIT", "5 per minute; 30 per hour"),
+        # Shared between processes and dynos when Redis is there (Heroku Redis sets REDIS_URL).
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        "HEALTH_MAX_AGE": int(env.get("HEALTH_MAX_AGE", "172800")),
+        "HEALTH_MAX_AGES": {name[len(MAX_AGE_PREFIX):].lower(): int(value) for name, value in env.items()
+                            if name.startswith(MAX_AGE_PREFIX) and re.fullmatch(r"\d+", value)},
     }
+
+
+def database_url(config: dict, *, admin: bool = False) -> str:
+    """The API's database, resolved here only: ``API_DATABASE_URL``, else ``DATABASE_URL``, else
+    the embedded database. ``admin`` (the user CLI, which writes) prefers the owner's ``DATABASE_URL``."""
+    return (config["ADMIN_DATABASE_URL"] if admin else None) or config["DATABASE_URL"] or migrations.embedded_url()
 
 
 def is_relaxed(config: dict) -> bool:

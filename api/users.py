@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import migrations
+from api import settings
 from api.db import fetch_one
 
 MIN_PASSWORD_LENGTH = 8
@@ -48,9 +49,8 @@ def init_app(app) -> None:
 
 
 def _admin_connection():
-    config = current_app.config
     try:
-        conn = migrations.connect(config["ADMIN_DATABASE_URL"] or config["DATABASE_URL"] or migrations.database_url())
+        conn = migrations.connect(settings.database_url(current_app.config, admin=True))
         migrations.migrate(conn)  # also one line when the migrations lock is held past MIGRATION_LOCK_TIMEOUT
     except migrations.DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None

@@ -6,6 +6,8 @@ never import each other binds ``api/`` and ``crawler/``, not ``tests/``.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -110,6 +112,15 @@ def dataset_for(opcao: str, subopcao: str | None) -> Dataset | None:
 def as_shown_on_page(obs: Observation) -> Observation:
     """A Vitibrasil observation at page precision; only CSV decimals change."""
     return replace(obs, quantity=whole_units(obs.quantity), value_usd=whole_units(obs.value_usd))
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    """(status, Content-Type, body) of a GET, without raising on 4xx/5xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
 
 
 def make_app(db_url: str, **config):

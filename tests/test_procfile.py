@@ -48,7 +48,7 @@ def free_port() -> int:
 def test_the_procfile_declares_release_web_and_worker():
     kinds = procfile()
     assert kinds["release"] == "python -m migrations"
-    assert kinds["web"].startswith('gunicorn "api:create_app()"') and "${WEB_CONCURRENCY" in kinds["web"]
+    assert kinds["web"] == 'gunicorn --config gunicorn.conf.py "api:create_app()"'  # its settings: that file
     assert kinds["worker"] == "python -m crawler.worker"
 
 

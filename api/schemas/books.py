@@ -6,7 +6,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR
 
 from marshmallow import Schema, fields, validate, validates_schema
 
-from api.schemas.common import Decimal2, check_order, doc
+from api.schemas.common import CURSOR_PATTERN, CentBound, Decimal2, check_order, doc
 from api.schemas.crawls import CrawlRunSchema
 
 SORT_FIELDS = ("id", "title", "price", "rating", "availability")
@@ -17,10 +17,10 @@ class BooksQuery(Schema):
     category = fields.String(validate=validate.Length(1, 100),
                              metadata=doc("Category name (any case) or slug, e.g. 'Historical Fiction' or 'historical-fiction'."))
     # Prices are whole cents: rounding a bound outward to cents changes no answer.
-    min_price = fields.Decimal(places=2, rounding=ROUND_CEILING, validate=validate.Range(0, MAX_PRICE),
-                               metadata=doc("Lowest price incl. tax (inclusive)."))
-    max_price = fields.Decimal(places=2, rounding=ROUND_FLOOR, validate=validate.Range(0, MAX_PRICE),
-                               metadata=doc("Highest price incl. tax (inclusive)."))
+    min_price = CentBound(rounding=ROUND_CEILING, validate=validate.Range(0, MAX_PRICE),
+                          metadata=doc("Lowest price incl. tax (inclusive)."))
+    max_price = CentBound(rounding=ROUND_FLOOR, validate=validate.Range(0, MAX_PRICE),
+                          metadata=doc("Highest price incl. tax (inclusive)."))
     rating = fields.Integer(validate=validate.Range(1, 5), metadata=doc("Exact star rating."))
     min_rating = fields.Integer(validate=validate.Range(1, 5), metadata=doc("Lowest star rating."))
     in_stock = fields.Boolean(metadata=doc("true: availability > 0; false: out of stock."))
@@ -31,7 +31,7 @@ class BooksQuery(Schema):
                          validate=validate.OneOf([f"{sign}{name}" for name in SORT_FIELDS for sign in ("", "-")]),
                          metadata=doc("Sort field; '-' prefix for descending. Ties are broken by id."))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100), metadata=doc("Page size."))
-    cursor = fields.String(validate=validate.Length(1, 500),
+    cursor = fields.String(validate=[validate.Length(1, 500), validate.Regexp(CURSOR_PATTERN)],
                            metadata=doc("next_cursor of the previous page, with the same filters and sort."))
 
     @validates_schema

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from marshmallow import Schema, ValidationError, fields
+
+# PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text
+# parameter and body field is checked once, in api/operation.py, and documented with
+# TEXT_PATTERN (surrogates cannot be written in a JSON Schema pattern every engine accepts).
+TEXT_PATTERN = r"^[^\x00]*$"
+UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+CENT = Decimal("0.01")
+# A keyset cursor as this API writes it: base64url JSON without padding.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def storable(value) -> bool:
+    """False when ``value`` (a string, or a list or object holding strings) has a character text cannot store."""
+    if isinstance(value, str):
+        return not _UNSTORABLE.search(value)
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(storable, value))
+    return True
 
 
 def doc(text: str) -> dict:
@@ -26,6 +50,20 @@ class Decimal2(fields.Decimal):
     def _serialize(self, value, attr, obj, **kwargs):
         amount = super()._serialize(value, attr, obj, **kwargs)
         return None if amount is None else float(amount)
+
+
+class CentBound(fields.Decimal):
+    """A bound on an amount in cents, given to any precision: validated as given (so the
+    document's minimum and maximum hold for what is sent), then rounded to cents by
+    ``rounding`` (outward: the same rows match, and the SQL never sees a 20,000-digit number)."""
+
+    def __init__(self, *, rounding: str, **kwargs):
+        super().__init__(**kwargs)
+        self.cent_rounding = rounding
+
+    def deserialize(self, *args, **kwargs):
+        amount = super().deserialize(*args, **kwargs)
+        return amount.quantize(CENT, rounding=self.cent_rounding) if isinstance(amount, Decimal) else amount
 
 
 class Figure(fields.Decimal):

@@ -36,9 +36,28 @@ class CrawlListSchema(Schema):
     items = fields.List(fields.Nested(CrawlRunSchema), required=True)
 
 
+class SpiderHealthSchema(Schema):
+    spider = fields.String(required=True)
+    last_status = fields.String(allow_none=True, validate=validate.OneOf(CRAWL_STATUSES),
+                                metadata=doc("Status of the spider's newest run; null when it never ran."))
+    last_complete_at = fields.DateTime(allow_none=True,
+                                       metadata=doc("When the last complete crawl finished; null if none did."))
+    age_seconds = fields.Integer(allow_none=True, metadata=doc("Seconds since last_complete_at."))
+    max_age_seconds = fields.Integer(required=True, metadata=doc(
+        "Older than this the data is stale (HEALTH_MAX_AGE_<SPIDER>, else HEALTH_MAX_AGE)."))
+    stale = fields.Boolean(required=True, metadata=doc("No complete crawl within max_age_seconds."))
+    failed = fields.Boolean(required=True, metadata=doc(
+        "The newest run that ended did not finish: failed, partial or interrupted."))
+    last_run = fields.Nested(CrawlRunSchema, allow_none=True,
+                             metadata=doc("With a valid token only: the newest run, counts and arguments included."))
+    last_complete_run = fields.Nested(CrawlRunSchema, allow_none=True,
+                                      metadata=doc("With a valid token only: the last complete run."))
+
+
 class HealthSchema(Schema):
-    status = fields.String(required=True, metadata=doc("ok"))
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]),
+                           metadata=doc("ok, or degraded when a spider's data is stale or its last run failed."))
     database = fields.String(required=True, metadata=doc("up"))
     schema_version = fields.String(allow_none=True, metadata=doc("Last applied migration."))
-    last_crawls = fields.List(fields.Nested(CrawlRunSchema), required=True,
-                              metadata=doc("The last finished run of each spider."))
+    spiders = fields.List(fields.Nested(SpiderHealthSchema), required=True, metadata=doc(
+        "Every spider that ran or has a HEALTH_MAX_AGE_<SPIDER>, by name."))

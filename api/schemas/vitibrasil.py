@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import Figure, check_order, doc
+from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc
 
 DEFAULT_LIMIT = 100
+# The names migrations/0003_vitibrasil.sql seeds into vitibrasil.datasets, in the site's order.
+DATASETS = ("production", "processing_viniferas", "processing_american_hybrid", "processing_table_grapes",
+            "processing_unclassified", "commercialization", "import_table_wine", "import_sparkling",
+            "import_fresh_grapes", "import_raisins", "import_grape_juice", "export_table_wine", "export_sparkling",
+            "export_fresh_grapes", "export_grape_juice")
 _years = validate.Range(1970, 2100)
 
 
 class ObservationsQuery(Schema):
-    dataset = fields.String(required=True, validate=validate.Length(1, 100),
+    dataset = fields.String(required=True, validate=validate.OneOf(DATASETS),
                             metadata=doc("Dataset name, e.g. production (see /api/v1/vitibrasil/datasets)."))
     year = fields.Integer(validate=_years, metadata=doc("Only this year."))
     from_year = fields.Integer(validate=_years, metadata=doc("First year (inclusive)."))
@@ -24,7 +29,7 @@ class ObservationsQuery(Schema):
                            metadata=doc("json (a page of items) or csv (every matching row, one file)."))
     limit = fields.Integer(validate=validate.Range(1, 1000),
                            metadata={**doc("Page size (format=json only)."), "default": DEFAULT_LIMIT})
-    cursor = fields.String(validate=validate.Length(1, 500),
+    cursor = fields.String(validate=[validate.Length(1, 500), validate.Regexp(CURSOR_PATTERN)],
                            metadata=doc("next_cursor of the previous page, with the same filters (format=json only)."))
 
     @validates_schema

@@ -73,7 +73,11 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
         yield scrapy.Request(self.args.start_url, callback=self.parse_home, errback=self.start_failed)
 
     def page_problem(self, request, response) -> str | None:
-        return (_product_problem if request.callback == self.parse_book else _listing_problem)(response)
+        if request.callback == self.parse_book:
+            return _product_problem(response)
+        if request.callback in (self.parse_home, self.parse_listing):
+            return _listing_problem(response)
+        return None  # not a page of the catalogue (robots.txt)
 
     def parse_home(self, response):
         if self.args.category is None:

@@ -29,8 +29,9 @@ def test_crawls(db, client, auth):
     assert ids(spider="books", status="finished") == [second, first]
     assert ids(limit=2) == [4, other]
     assert ids(spider="nope") == []
-    health = client.get("/api/v1/health").get_json()
-    assert {(c["spider"], c["id"]) for c in health["last_crawls"]} == {("books", second), ("vitibrasil", other)}
+    health = client.get("/api/v1/health", headers=auth).get_json()
+    assert {(s["spider"], s["last_run"]["id"], s["last_complete_run"]["id"]) for s in health["spiders"]} == {
+        ("books", 4, first), ("vitibrasil", other, other)}
 
 
 def test_crawls_bad_input(client, auth):

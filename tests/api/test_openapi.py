@@ -7,6 +7,9 @@ import re
 from openapi_spec_validator import validate
 
 from api.schemas.books import BooksQuery
+from api.schemas.common import CURSOR_PATTERN, TEXT_PATTERN
+from api.schemas.vitibrasil import DATASETS
+from tests.helpers import query
 
 PUBLIC = {"/api/v1/health", "/api/v1/auth/login", "/api/v1/openapi.json", "/api/v1/docs"}
 
@@ -26,7 +29,7 @@ def test_document_validates_and_covers_every_route(app, client):
         for method, op in item.items():
             assert op["summary"] and op["description"], (path, method)
             assert "200" in op["responses"] and "400" in op["responses"]
-            assert bool(op["security"]) == (path not in PUBLIC), path
+            assert (op["security"] in ([], [{}, {"bearer": []}])) == (path in PUBLIC), path
             if op["security"]:
                 assert "401" in op["responses"]
 
@@ -46,6 +49,30 @@ def test_document_describes_parameters_and_schemas(client):
     assert login["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Login"}
     training = document["paths"]["/api/v1/ml/training-data"]["get"]["responses"]["200"]["content"]
     assert set(training) == {"application/json", "text/csv"}
+
+
+def test_document_describes_exactly_what_is_accepted(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    observations = {p["name"]: p["schema"] for p in
+                    document["paths"]["/api/v1/vitibrasil/observations"]["get"]["parameters"]}
+    assert observations["dataset"]["enum"] == list(DATASETS) and len(DATASETS) == 15
+    books = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/books"]["get"]["parameters"]}
+    for schema in (books["cursor"], observations["cursor"]):
+        assert schema["pattern"] == CURSOR_PATTERN and schema["maxLength"] == 500
+    for schema in (books["q"], books["category"], observations["item"]):
+        assert schema["pattern"] == TEXT_PATTERN  # no NUL
+    assert "pattern" not in books["sort"] and books["limit"] == {"type": "integer", "default": 20, "minimum": 1,
+                                                                 "maximum": 100}
+    login = document["paths"]["/api/v1/auth/login"]["post"]
+    assert {"400", "401", "413", "429", "503"} <= set(login["responses"])
+    assert document["components"]["schemas"]["Login"]["properties"]["username"]["pattern"] == TEXT_PATTERN
+    assert "pattern" not in document["components"]["schemas"]["Book"]["properties"]["title"]  # inputs only
+    assert document["paths"]["/api/v1/health"]["get"]["security"] == [{}, {"bearer": []}]
+
+
+def test_dataset_names_match_the_migration(db, client):
+    assert [row[0] for row in query(db, "SELECT name FROM vitibrasil.datasets ORDER BY opcao, subopcao NULLS FIRST")
+            ] == list(DATASETS)
 
 
 def test_docs_page_is_self_contained(client):

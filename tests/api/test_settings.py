@@ -101,3 +101,50 @@ def test_gunicorn_refuses_to_start_without_a_secret(db_url):
     server = _gunicorn(env, _free_port())
     output, _ = server.communicate(timeout=60)
     assert server.returncode != 0 and "JWT_SECRET_KEY is not set" in output
+
+
+def _raw_request(port: int, target: str, headers: int = 0) -> tuple[int, str, str]:
+    """Status, content type and body of a GET sent as bytes (no client-side limits)."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+             *(f"X-Filler-{i}: x" for i in range(headers))]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.decode("latin1").partition("\r\n\r\n")
+    status = int(head.split()[1])
+    content_type = next((line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
+                         if line.lower().startswith("content-type:")), "")
+    return status, content_type, body
+
+
+def test_gunicorn_config_limits_and_worker_class(db_url, tmp_path):
+    """The Procfile's settings file: gthread workers; long requests reach the app (JSON) up to
+    gunicorn's own limits, where gunicorn answers in HTML, as docs/api.md says."""
+    port = _free_port()
+    env = {**os.environ, "API_DATABASE_URL": db_url, "JWT_SECRET_KEY": LONG, "PORT": str(port),
+           "WEB_CONCURRENCY": "1"}
+    log = tmp_path / "web.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "api:create_app()"],
+                                  cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, content_type, _ = _raw_request(port, "/api/v1/health")
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        assert status == 200 and "Using worker: gthread" in log.read_text()
+        status, content_type, body = _raw_request(port, "/api/v1/books?q=" + "x" * 8000)
+        assert (status, content_type) == (401, "application/json")  # the app answered
+        status, content_type, body = _raw_request(port, "/api/v1/books?q=" + "x" * 8200)
+        assert (status, content_type) == (414, "text/html")
+        assert _raw_request(port, "/api/v1/health", headers=90)[:2] == (200, "application/json")
+        assert _raw_request(port, "/api/v1/health", headers=101)[:2] == (431, "text/html")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

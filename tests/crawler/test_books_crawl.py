@@ -294,6 +294,10 @@ def test_removal_safety_net_holds_above_the_limit_and_yields_to_an_explicit_over
         assert run["finish_reason"].startswith("removal safety net: the run would mark 10 of 100 books removed")
         assert "removal safety net" in result.stderr and "-s REMOVAL_MAX_FRACTION=1" in result.stderr
         assert query(db, "SELECT count(*) FROM books WHERE removed_at IS NOT NULL") == [(0,)]
+        # What the health check reads: the last run's status and reason, and when the catalogue was last seen whole.
+        [(first_whole,)] = query(db, "SELECT finished_at FROM crawl_runs WHERE complete")
+        assert query(db, "SELECT last_run_id, last_status, last_reason, last_complete_at FROM crawl_freshness"
+                         " WHERE spider = 'books'") == [(run["id"], "partial", run["finish_reason"], first_whole)]
 
         result = crawl_site(crawl, base_url, settings={"REMOVAL_MAX_FRACTION": 1})
         assert result.returncode == 0, result.stderr[-3000:]
@@ -324,3 +328,28 @@ def test_an_empty_crawl_fails(db, crawl):
     run = last_run(db)
     assert (run["status"], run["finish_reason"]) == ("failed", "empty crawl: no item (the site declares "
                                                                 "0 books, 1 listing pages)")
+
+
+def test_a_merge_that_fails_is_recorded_failed_on_a_fresh_connection_and_keeps_what_was_staged(db, db_url):
+    site = BooksSite(generate_books(100, seed=10))
+    site.fail_once.update(b.path for b in site.books.values())  # slows the crawl down: every page twice
+    with serve(site) as base_url:
+        command = [sys.executable, "-m", "scrapy", "crawl", "books", "-a", f"start_url={base_url}index.html",
+                   "-s", "POSTGRES_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS=2", "-s", "RETRY_BACKOFF_BASE=0.05"]
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not query(db, "SELECT count(*) FROM staging.books")[0][0]:
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        # A row the merge cannot take (a blank category breaks categories' CHECK), as a schema drift would.
+        query(db, "INSERT INTO staging.books (run_id, id, category, scraped_at)"
+                  " SELECT id, 100000, ' ', now() FROM crawl_runs WHERE status = 'running' RETURNING 1")
+        _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 1, stderr[-3000:]
+    run = last_run(db)
+    assert run["status"] == "failed" and run["finish_reason"].startswith("merge failed (finished): ")
+    assert "categories_name_check" in run["finish_reason"]
+    assert f"Merge of crawl run {run['id']} failed; its staged items were kept" in stderr
+    assert query(db, "SELECT count(*) FROM staging.books WHERE run_id = %s", (run["id"],))[0][0] > 100
+    assert query(db, "SELECT count(*) FROM books") == [(0,)]

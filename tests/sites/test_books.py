@@ -4,25 +4,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from decimal import Decimal
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 from parsel import Selector
 
+from tests.helpers import fetch
 from tests.sites.books import (CATEGORY_NAMES, MALFORMED, REPO_ROOT, BooksSite, SiteBook, escape,
                                generate_books, real_books, require_fixtures, serve)
-
-
-def fetch(url: str) -> tuple[int, str, bytes]:
-    """(status, Content-Type, body) without raising on 4xx/5xx."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.headers["Content-Type"], r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers["Content-Type"], e.read()
 
 
 def page(url: str) -> Selector:

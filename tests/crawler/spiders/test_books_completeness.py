@@ -49,6 +49,11 @@ def test_pages_cut_short_but_well_formed_are_seen_through(spider):
     assert problem(spider, BOOK, whole.replace(b"<footer", b"<div")) == "no footer"
 
 
+def test_other_responses_are_not_judged(spider):
+    request = scrapy.Request("http://127.0.0.1/robots.txt")
+    assert spider.page_problem(request, HtmlResponse(request.url, body=b"User-agent: *\n", request=request)) is None
+
+
 def test_a_listing_without_its_next_link_or_with_a_product_missing_contradicts_itself(spider):
     listing = SITE.render("catalogue/page-2.html")[1]
     no_next = listing.replace(b'<li class="next">', b'<li class="other">')

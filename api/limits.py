@@ -1,0 +1,150 @@
+"""Rate limits on ``POST /api/v1/auth/login`` (flask-limiter), checked before any password is hashed.
+
+Two limits, each from the environment in flask-limiter's notation:
+
+- ``LOGIN_RATE_LIMIT`` per client address, counting every attempt: one client
+  cannot spend the server's CPU on scrypt;
+- ``LOGIN_USER_RATE_LIMIT`` per username, counting failed attempts only (401s):
+  guessing one user's password from many addresses is slow, and a user who logs
+  in correctly is never counted.
+
+A breach is a 429 in the API's error shape with ``Retry-After``. Counters live
+in Redis when ``RATELIMIT_STORAGE_URI`` or ``REDIS_URL`` names one (shared by
+every process and dyno), else in each process's memory (each gunicorn worker
+counts on its own). If Redis fails, counting goes on in memory until it is back.
+
+Two guards keep a flood from starving the read endpoints (bench/login_flood.py):
+one password is checked at a time per machine and database (``hashing_slot``),
+so scrypt never takes more than one core; and logins that would be refused
+anyway (an address flask-limiter refused, until its window frees a slot; any
+login while the slot is taken) are answered 429 by a WSGI middleware without
+entering Flask (flask-limiter's own check costs about 4 ms, a read about 7 ms).
+
+The client address is the TCP peer, or with ``TRUSTED_PROXIES=N`` the address
+the N-th proxy from us saw (werkzeug's ProxyFix): Heroku's router is one proxy
+and appends the client it saw to ``X-Forwarded-For``, so anything a client puts
+there itself is ignored. Never trust more proxies than there are.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import math
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api.errors import ApiError, error_body
+
+LOGIN_ENDPOINT, LOGIN_PATH = "auth.login", "/api/v1/auth/login"
+ADDRESS_BREACHED = "too many login attempts from this address"
+BUSY = "another login is being checked: retry in a second"
+_GUARD = "api.login_guard"
+
+
+def init_app(app: Flask) -> None:
+    """Call after the blueprints are registered: it wraps the login view."""
+    config = app.config
+    # Processes on this machine serving the same database share the slot (a dyno's gunicorn workers).
+    digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
+    guard = LoginGuard(app.wsgi_app, Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock")
+    app.wsgi_app = app.extensions[_GUARD] = guard
+    if config["TRUSTED_PROXIES"]:  # outside: the middleware sees the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"], x_proto=0, x_host=0)
+    limiter = Limiter(get_remote_address, app=app, storage_uri=config["RATELIMIT_STORAGE_URI"],
+                      strategy="moving-window", headers_enabled=True, in_memory_fallback_enabled=True,
+                      key_prefix=config.get("RATELIMIT_KEY_PREFIX", "books-api"), retry_after="delta-seconds")
+    login = app.view_functions[LOGIN_ENDPOINT]
+    login = limiter.limit(lambda: config["LOGIN_RATE_LIMIT"], scope="address", error_message=ADDRESS_BREACHED,
+                          on_breach=lambda limit: guard.refuse(request.remote_addr, limit.reset_at))(login)
+    login = limiter.limit(lambda: config["LOGIN_USER_RATE_LIMIT"], key_func=_username, scope="username",
+                          deduct_when=lambda response: response.status_code == 401,
+                          error_message="too many failed logins for this username")(login)
+    app.view_functions[LOGIN_ENDPOINT] = login
+
+
+def _username() -> str:
+    """The body's username as a fixed-size key (any text, even one the API refuses, counts)."""
+    try:
+        body = request.get_json(silent=True)
+    except HTTPException:  # e.g. 413: the view answers it
+        body = None
+    username = body.get("username") if isinstance(body, dict) else None
+    text = username if isinstance(username, str) else repr(username)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@contextmanager
+def hashing_slot():
+    """Hold the machine's one password-checking slot, or 429 at once: a login never waits for it."""
+    guard = current_app.extensions[_GUARD]
+    busy = ApiError(429, BUSY, headers={"Retry-After": "1"})
+    if not guard.lock.acquire(blocking=False):
+        raise busy
+    try:
+        with open(guard.slot, "a") as slot:
+            try:
+                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+            yield  # closing the file releases the flock
+    finally:
+        guard.lock.release()
+
+
+class LoginGuard:
+    """WSGI middleware answering logins that would be refused anyway, in the error shape,
+    without entering Flask: from an address flask-limiter refused, until the window frees
+    a slot (a moving window cannot free one earlier), and while a password is being checked."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, wsgi_app, slot: Path):
+        self.wsgi_app, self.slot, self.lock = wsgi_app, slot, threading.Lock()
+        self.until: dict[str, float] = {}
+        self.refused = json.dumps(error_body(429, ADDRESS_BREACHED)).encode()
+        self.busy = json.dumps(error_body(429, BUSY)).encode()
+
+    def refuse(self, address: str | None, until: float) -> None:
+        if len(self.until) >= self.MAX_ADDRESSES:
+            now = time.time()
+            self.until = {a: t for a, t in self.until.items() if t > now}
+        if address:
+            self.until[address] = until
+
+    def slot_taken(self) -> bool:
+        if self.lock.locked():
+            return True
+        with open(self.slot, "a") as slot:
+            try:
+                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == LOGIN_PATH and environ.get("REQUEST_METHOD") == "POST":
+            address = environ.get("REMOTE_ADDR")
+            wait = self.until.get(address, 0) - time.time()
+            if wait > 0:
+                return self._answer(start_response, self.refused, math.ceil(wait))
+            self.until.pop(address, None)
+            if self.slot_taken():
+                return self._answer(start_response, self.busy, 1)
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _answer(start_response, body: bytes, retry_after: int):
+        start_response("429 TOO MANY REQUESTS", [("Content-Type", "application/json"),
+                                                 ("Content-Length", str(len(body))), ("Retry-After", str(retry_after))])
+        return [body]

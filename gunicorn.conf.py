@@ -1,0 +1,29 @@
+"""gunicorn settings of the web process (Procfile: ``gunicorn --config gunicorn.conf.py "api:create_app()"``).
+
+Threaded workers (gthread): a login's scrypt hash (~170 ms, run outside the GIL)
+or a slow query holds one thread, not the whole worker, so reads keep flowing
+next to it; the login rate limits (api/limits.py) keep floods from hashing at all.
+WEB_CONCURRENCY processes x GUNICORN_THREADS threads; API_DB_POOL_MAX (10) must
+stay >= GUNICORN_THREADS.
+
+Requests gunicorn refuses before the app sees them get gunicorn's own plain HTML
+answer, not the API's JSON (docs/api.md, "Errors gunicorn answers itself"):
+a request line over 8190 bytes (414), over 100 header fields or one over 8190
+bytes (431), malformed HTTP (400).
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # Heroku's router gives up at 30 s
+graceful_timeout = 25  # Heroku sends SIGKILL 30 s after SIGTERM
+keepalive = 5
+
+# gunicorn's maxima: every request the Heroku router passes on (8 KB request line) reaches the app,
+# whose parameters are all far shorter and are refused there, in JSON.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
