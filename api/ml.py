@@ -20,7 +20,7 @@ from dataclasses import asdict
 import logging
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
@@ -98,6 +98,9 @@ def training_data(args):
 
 
 # --- Price models -----------------------------------------------------------------------------------------------
+
+# 1000 instances need more room than the app's body limit (API_MAX_BODY_BYTES, sized for logins).
+PREDICTIONS_MAX_BYTES = 512 * 1024
 
 @dataclass(frozen=True)
 class Model:
@@ -181,10 +184,17 @@ def _book_rows(instances: list[dict]) -> list[dict]:
 _ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
 
 
+@bp.before_request
+def _room_for_instances():
+    if request.endpoint == "ml.predict":
+        request.max_content_length = max(current_app.config.get("MAX_CONTENT_LENGTH") or 0, PREDICTIONS_MAX_BYTES)
+
+
 @bp.post("/predictions")
-@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 422, 503))
+@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 413, 422, 503))
 def predict(body):
-    """Predictions of the active version of a model for up to 1000 instances. 404: unknown model;
+    """Predictions of the active version of a model for up to 1000 instances (a body up to 512 KiB:
+    413 beyond). 404: unknown model;
     400: invalid instances (per instance and field); 422: an instance without the history it needs
     (wine_price: the previous year's price of that country in that dataset; book_price: a listed
     book or a known category); 503: no trained version yet (run `python -m ml train`)."""

@@ -31,6 +31,7 @@ def test_role_is_nologin_and_read_only_everywhere(db):
     assert readable == {"api.books", "api.categories", "api.training_data", "public.book_history",
                         "public.crawl_runs", "public.api_users", "public.schema_migrations",
                         "api.vitibrasil_datasets", "api.vitibrasil_observations",  # 0007_vitibrasil_api
+                        "public.crawl_freshness",  # 0008_crawl_integrity
                         "ml.wine_price_features", "ml.book_price_features", "ml.model_versions",
                         "ml.trainings"}  # 0010_ml_models
 

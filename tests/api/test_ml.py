@@ -213,6 +213,8 @@ def test_predictions_bad_input(client, auth, db_url, vitibrasil_trade):
     assert_error(post({"instances": [BOOK]}), 400, "model")
     assert_error(post({"model": "wine_price", "instances": []}), 400, "instances")
     assert_error(post({"model": "wine_price", "instances": [WINE[0]] * 1001}), 400, "instances")
+    assert post({"model": "wine_price", "instances": [WINE[0]] * 1000}).status_code == 200
+    assert_error(post({"model": "wine_price", "instances": [{"country": "x" * 200}] * 3000}), 413)
     assert_error(post({"model": "wine_price", "instances": {"0": WINE[0]}}), 400, "instances")
     assert_error(client.post(PREDICT, data="[1]", content_type="application/json", headers=auth), 400)
     body = assert_error(post({"model": "wine_price", "instances": [
@@ -255,6 +257,6 @@ def test_the_models_run_under_the_read_only_role(reader_url, db_url, user, vitib
 def test_the_predictions_are_documented(client):
     document = client.get("/api/v1/openapi.json").get_json()
     post = document["paths"][PREDICT]["post"]
-    assert set(post["responses"]) == {"200", "400", "401", "404", "422", "503"}
+    assert set(post["responses"]) == {"200", "400", "401", "404", "413", "422", "503"}
     assert post["requestBody"]["required"] is True
     assert set(document["paths"]["/api/v1/ml/models"]["get"]["responses"]) == {"200", "400", "401", "503"}
