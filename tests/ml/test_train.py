@@ -64,6 +64,9 @@ def test_the_model_is_served_when_it_beats_the_baseline(db, cli):
     assert row["features"] == ["category", "rating", "availability", "review_count", "description_length"]
     assert row["feature_view"] == "ml.book_price_features" and row["scale_feature"] is None
     assert row["crawl_run_ids"] == [run_id]
+    [(versioned,)] = query(db, "SELECT to_regclass('public.data_versions') IS NOT NULL")  # 0009_data_version
+    assert row["data_version"] == (query(db, "SELECT version FROM data_versions WHERE scope = 'books'")[0][0]
+                                   if versioned else None)
     # One book in five, by a stable hash of its id.
     assert row["train_size"] + row["heldout_size"] == 400 and 60 <= row["heldout_size"] <= 100
     assert row["params"]["feature_set"] == "page" and row["params"]["estimator"]["loss"] == "absolute_error"
