@@ -10,9 +10,16 @@ Requests gunicorn refuses before the app sees them get gunicorn's own plain HTML
 answer, not the API's JSON (docs/api.md, "Errors gunicorn answers itself"):
 a request line over 8190 bytes (414), over 100 header fields or one over 8190
 bytes (431), malformed HTTP (400).
+
+Prometheus multiprocess mode for api/metrics.py: every worker writes its samples
+to files under PROMETHEUS_MULTIPROC_DIR and a scrape, in whichever worker, adds
+them up. The variable must be set before a worker imports prometheus-client,
+hence here, in the master.
 """
 
+import glob
 import os
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -27,3 +34,21 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="books-api-metrics-")
+
+
+def on_starting(server):
+    """A given directory may hold a previous server's files: they would be added in."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (pool connections); its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, categories, crawls, db, docs, errors, health, limits, ml, request_log, settings, stats,
-                 tokens, users, vitibrasil)
+from api import (auth, books, brief, categories, crawls, db, docs, errors, health, limits, metrics, ml, request_log,
+                 settings, stats, tokens, users, vitibrasil)
 
-BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, docs.bp)
+BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
+              docs.bp, docs.assets)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     tokens.init_app(app)
     users.init_app(app)
+    metrics.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     limits.init_app(app)

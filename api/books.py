@@ -55,6 +55,11 @@ def _where(conditions: list[str]) -> str:
 def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
     (same filters and sort) until it is null to visit each matching book exactly once."""
+    return book_page(args)
+
+
+def book_page(args: dict) -> dict:
+    """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
     where, params = _filters(args)
     descending = args["sort"].startswith("-")
     columns = SORT_KEYS[args["sort"].lstrip("-")]

@@ -46,6 +46,15 @@ def close_pool(app) -> None:
             pool.closeall()
 
 
+def pool_usage(app) -> dict | None:
+    """This process's connections: in use, idle, and the most it may open; None before the first."""
+    pool = app.extensions.get(_POOL)
+    if pool is None:
+        return None
+    # psycopg2's pools keep checked-out connections in _used and idle ones in _pool (no public counts).
+    return {"in_use": len(pool._used), "idle": len(pool._pool), "max": pool.maxconn}
+
+
 def get_db():
     if "db" not in g:
         try:

@@ -34,6 +34,8 @@ until it is null.
 """
 SECURITY = {"access": [{"bearer": []}], "refresh": [{"bearer": []}], "optional": [{}, {"bearer": []}], None: []}
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+# Routes that are not API operations, left out on purpose: Swagger UI's page and assets, Prometheus' scrape.
+NOT_OPERATIONS = {"swagger_ui.show", "metrics.metrics"}
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
                404: "No such resource", 413: "Request body too large", 429: "Too many requests (see Retry-After)",
                503: "Database unavailable"}
@@ -57,6 +59,8 @@ def build(app) -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint in NOT_OPERATIONS:
+            continue
         declared = getattr(app.view_functions[rule.endpoint], "operation", None)
         if declared is None:
             raise RuntimeError(f"route {rule.rule} has no @operation: it would be undocumented")

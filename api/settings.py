@@ -50,6 +50,8 @@ def from_environment() -> dict:
         "HEALTH_MAX_AGE": int(env.get("HEALTH_MAX_AGE", "172800")),
         "HEALTH_MAX_AGES": {name[len(MAX_AGE_PREFIX):].lower(): int(value) for name, value in env.items()
                             if name.startswith(MAX_AGE_PREFIX) and re.fullmatch(r"\d+", value)},
+        # Bearer token of GET /metrics (api/metrics.py); unset, /metrics is off.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN"),
     }
 
 

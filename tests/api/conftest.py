@@ -5,6 +5,7 @@ test database, and tokens."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,7 @@ from flask_jwt_extended import create_access_token
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 import migrations
 from api.db import close_pool
@@ -118,3 +120,14 @@ def auth(app, user) -> dict:
     """Headers with a valid access token for ``user``."""
     with app.app_context():
         return {"Authorization": f"Bearer {create_access_token(str(user['id']))}"}
+
+
+@pytest.fixture
+def live_api(app):
+    """``app`` served over real HTTP on 127.0.0.1 (werkzeug, threaded): its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-api", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)

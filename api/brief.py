@@ -1,0 +1,66 @@
+"""The endpoint names of the books challenge's brief, as aliases: each runs the code
+of its long form (api/books.py, api/stats.py), with the same paging, errors and ETags.
+
+    /api/v1/books/search?title=&category=  = /api/v1/books?q=&category=
+    /api/v1/books/top-rated                = /api/v1/books?sort=-rating
+    /api/v1/books/price-range?min=&max=    = /api/v1/books?min_price=&max_price=
+    /api/v1/stats/overview                 = /api/v1/stats
+
+The brief's POST /api/v1/scraping/trigger is left out: crawls belong to the worker (docs/api.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from flask import Blueprint
+
+from api import books, stats
+from api.operation import operation
+from api.schemas.books import BookPageSchema, BooksQuery
+from api.schemas.brief import PriceRangeQuery, SearchQuery, TopRatedQuery
+
+bp = Blueprint("brief", __name__, url_prefix="/api/v1")
+
+LISTING = BooksQuery().load({})  # the long form's defaults: listed books only, by id
+
+
+@bp.get("/books/search")
+@operation("Search books by title and category", query=SearchQuery, response=BookPageSchema)
+def search(args):
+    """The brief's name for `GET /api/v1/books?q=…&category=…`: `title` is a case-insensitive
+    substring of the title, `category` a name (any case) or slug; both optional, combinable."""
+    return books.book_page({**LISTING, **args})
+
+
+@bp.get("/books/top-rated")
+@operation("Top-rated books", query=TopRatedQuery, response=BookPageSchema)
+def top_rated(args):
+    """The brief's name for `GET /api/v1/books?sort=-rating`: highest rating first,
+    ties by id (descending, like the sort); `limit` at a time, then `cursor`."""
+    return books.book_page({**LISTING, **args, "sort": "-rating"})
+
+
+@bp.get("/books/price-range")
+@operation("Books in a price range", query=PriceRangeQuery, response=BookPageSchema)
+def price_range(args):
+    """The brief's name for `GET /api/v1/books?min_price=…&max_price=…`: prices incl. tax
+    between `min` and `max`, both inclusive, in the listing's order (by id)."""
+    return books.book_page({**LISTING, **args})
+
+
+def alias(view, long_form: str):
+    """``view`` itself under another path (same parsing, ETags, answer), documented as an alias."""
+
+    @functools.wraps(view)  # also copies the view's marks: its @operation, its data versions
+    def aliased(**kwargs):
+        return view(**kwargs)
+
+    declared = view.operation
+    aliased.operation = dataclasses.replace(
+        declared, description=f"The brief's name for `GET {long_form}`: the same answer.\n\n{declared.description}")
+    return aliased
+
+
+bp.add_url_rule("/stats/overview", "stats_overview", alias(stats.stats, "/api/v1/stats"), methods=["GET"])

@@ -1,0 +1,163 @@
+"""``GET /metrics``: Prometheus text format, written by prometheus-client.
+
+- ``api_requests_total`` and ``api_request_duration_seconds`` (histogram) per
+  method, route (the URL rule, ``<unmatched>`` for 404s) and status;
+- ``api_db_pool_connections{state="in_use"|"idle"}`` and ``api_db_pool_max_connections``,
+  summed over the live workers, sampled at the end of each request and at a scrape;
+- per spider, its last crawl run read from ``crawl_runs`` at scrape time:
+  ``crawl_last_run_status{status}`` (1 for the run's status, 0 for the others),
+  ``crawl_last_run_items{outcome}``, ``crawl_last_run_duration_seconds``,
+  ``crawl_last_run_age_seconds``, ``crawl_last_success_age_seconds`` and
+  ``crawl_last_complete_age_seconds`` (from the ``crawl_freshness`` view);
+  ``api_database_up`` says whether they could be read.
+
+Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR`` (set by
+gunicorn.conf.py before any worker imports prometheus-client) makes each worker
+write its samples to files there; a scrape, whichever worker answers it, adds
+them all up. Access: ``Authorization: Bearer $METRICS_TOKEN``; without
+``METRICS_TOKEN`` the route answers 404.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+
+import psycopg2
+from flask import Blueprint, current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from api.db import fetch_all, pool_usage
+from api.errors import ApiError
+from migrations import DatabaseUnavailable
+
+bp = Blueprint("metrics", __name__)
+
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+STATUSES = ("running", "finished", "partial", "failed", "interrupted")  # crawl_runs.status
+OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")
+
+# Not in the default registry: a scrape collects them itself, from this process or from every worker's files.
+_process = CollectorRegistry()
+REQUESTS = Counter("api_requests", "HTTP requests answered.", ["method", "route", "status"], registry=_process)
+LATENCY = Histogram("api_request_duration_seconds", "Time to answer, body streaming included.",
+                    ["method", "route", "status"], registry=_process)
+POOL = Gauge("api_db_pool_connections", "Database connections of the API's pools.", ["state"],
+             multiprocess_mode="livesum", registry=_process)
+POOL_MAX = Gauge("api_db_pool_max_connections", "Most connections the API's pools may open.",
+                 multiprocess_mode="livesum", registry=_process)
+
+# crawl_freshness (migration 0008): per spider its last run, last success and last complete run.
+LAST_RUNS = f"""
+    SELECT f.spider, f.last_status AS status, {", ".join("r." + o for o in OUTCOMES)},
+           extract(epoch FROM coalesce(f.last_finished_at, now()) - f.last_started_at) AS duration,
+           extract(epoch FROM now() - coalesce(f.last_finished_at, f.last_started_at)) AS age,
+           extract(epoch FROM now() - f.last_success_at) AS success_age,
+           extract(epoch FROM now() - f.last_complete_at) AS complete_age
+    FROM crawl_freshness f JOIN crawl_runs r ON r.id = f.last_run_id ORDER BY f.spider
+"""
+
+
+def init_app(app) -> None:
+    app.before_request(_start)
+    app.after_request(_count)
+    app.register_blueprint(bp)
+
+
+def _start() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response):
+    started = g.get("metrics_started", time.perf_counter())
+    labels = (request.method if request.method in METHODS else "other",
+              request.url_rule.rule if request.url_rule else "<unmatched>", str(response.status_code))
+    _sample_pool(current_app)
+
+    def observe() -> None:
+        REQUESTS.labels(*labels).inc()
+        LATENCY.labels(*labels).observe(time.perf_counter() - started)
+
+    if response.is_streamed:  # counted when the server closes it, so the whole body is timed
+        response.call_on_close(observe)
+    else:
+        observe()
+    return response
+
+
+def _sample_pool(app) -> None:
+    if usage := pool_usage(app):
+        POOL.labels("in_use").set(usage["in_use"])
+        POOL.labels("idle").set(usage["idle"])
+        POOL_MAX.set(usage["max"])
+
+
+@bp.get("/metrics")
+def metrics():
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token:
+        raise ApiError(404, "metrics are off: set METRICS_TOKEN")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ApiError(401, "missing or wrong metrics token", code="invalid_token",
+                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    crawls = _Families(crawl_families())
+    _sample_pool(current_app)  # this scrape's connection included
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(_process)
+    registry.register(crawls)
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return current_app.response_class(encode(registry), content_type=content_type)
+
+
+def crawl_families() -> list:
+    up = GaugeMetricFamily("api_database_up", "1 when the crawl runs could be read at this scrape.")
+    try:
+        runs = fetch_all(LAST_RUNS)
+    except (psycopg2.Error, DatabaseUnavailable):  # the request series are still worth scraping
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
+    status = GaugeMetricFamily("crawl_last_run_status", "1 for the status of the last crawl run of a spider.",
+                               labels=["spider", "status"])
+    items = GaugeMetricFamily("crawl_last_run_items", "Items of the last crawl run, by outcome.",
+                              labels=["spider", "outcome"])
+    duration = GaugeMetricFamily("crawl_last_run_duration_seconds", "Run time of the last crawl run (so far if running).",
+                                 labels=["spider"])
+    age = GaugeMetricFamily("crawl_last_run_age_seconds", "Seconds since the last crawl run ended (started, if running).",
+                            labels=["spider"])
+    success_age = GaugeMetricFamily("crawl_last_success_age_seconds",
+                                    "Seconds since the last crawl run that finished successfully.", labels=["spider"])
+    complete_age = GaugeMetricFamily("crawl_last_complete_age_seconds",
+                                     "Seconds since the last complete crawl run (the whole site seen).",
+                                     labels=["spider"])
+    for run in runs:
+        spider = run["spider"]
+        for name in dict.fromkeys((*STATUSES, run["status"])):
+            status.add_metric([spider, name], int(name == run["status"]))
+        for outcome in OUTCOMES:
+            if run[outcome] is not None:
+                items.add_metric([spider, outcome], run[outcome])
+        duration.add_metric([spider], float(run["duration"]))
+        age.add_metric([spider], float(run["age"]))
+        for family, key in ((success_age, "success_age"), (complete_age, "complete_age")):
+            if run[key] is not None:
+                family.add_metric([spider], float(run[key]))
+    return [up, status, items, duration, age, success_age, complete_age]
+
+
+class _Families:
+    """A collector of metric families computed for one scrape."""
+
+    def __init__(self, families: list):
+        self.families = families
+
+    def collect(self):
+        return self.families
