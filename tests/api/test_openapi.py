@@ -26,7 +26,8 @@ def test_document_validates_and_covers_every_route(app, client):
               for rule in app.url_map.iter_rules() if rule.endpoint not in NOT_OPERATIONS
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    assert routes == documented and len(routes) == 20  # 14 + the two /api/v1/vitibrasil routes + 4 brief aliases
+    assert routes == documented and len(routes) == 22  # 14 + the two /api/v1/vitibrasil routes + 4 brief aliases
+    # + the two /api/v1/ml model routes
     for path, item in document["paths"].items():
         for method, op in item.items():
             assert op["summary"] and op["description"], (path, method)
