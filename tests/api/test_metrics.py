@@ -51,8 +51,8 @@ def runs(db_url):
         cur.execute("""
             INSERT INTO crawl_runs (spider, status, complete, started_at, finished_at, inserted, updated, unchanged,
                                     removed, rejected, duplicates)
-            VALUES ('metrics_a', 'finished', true, now() - interval '5 days', now() - interval '5 days' + interval '1 s',
-                    900, 0, 0, 0, 0, 0),
+            VALUES ('metrics_a', 'finished', true, now() - interval '5 days',
+                    now() - interval '5 days' + interval '1 s', 900, 0, 0, 0, 0, 0),
                    ('metrics_a', 'finished', false, now() - interval '3 days',
                     now() - interval '3 days' + interval '90 s', 10, 2, 5, 1, 0, 0),
                    ('metrics_a', 'failed', false, now() - interval '2 hours',
@@ -155,14 +155,15 @@ def worker_pids(master: int) -> set[int]:
 
 
 def test_counts_add_up_over_gunicorn_workers(db_url, catalogue, auth, tmp_path):
-    """Two workers answer; every scrape, whichever worker serves it, counts every request once;
+    """Two workers answer (one thread each, so concurrent requests spread over both); every scrape,
+    whichever worker serves it, counts every request once;
     a worker that dies keeps its requests counted and drops its pool gauges (child_exit)."""
     metrics_dir, log = tmp_path / "prometheus", tmp_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": db_url, "JWT_SECRET_KEY": SECRET, "METRICS_TOKEN": TOKEN,
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     with open(log, "w") as out:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-                                   "--bind", "127.0.0.1:0", "api:create_app()"],
+                                   "--threads", "1", "--bind", "127.0.0.1:0", "api:create_app()"],
                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
