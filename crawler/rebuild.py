@@ -33,28 +33,13 @@ from crawler import outcome
 from crawler.pipelines.postgres import PostgresPipeline
 from crawler.spiders.base import ProjectSpider
 from crawler.spiders.vitibrasil import VitibrasilSpider, observation_items
-from crawler.store import connect, database_url
+from crawler.store import connect, database_url, latest_raw_files
 from crawler.vitibrasil.assembly import read_page
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR
 from crawler.vitibrasil.observations import ParseError
 
 logger = logging.getLogger("crawler.rebuild")
-
-# The files of the most recent run that read `dataset`, with that run's arguments.
-LATEST_FILES = """
-WITH latest AS (
-    SELECT max(x.run_id) AS run_id
-    FROM vitibrasil.raw_file_fetches x JOIN vitibrasil.raw_files f ON f.id = x.raw_file_id
-    WHERE f.dataset = %(dataset)s
-)
-SELECT f.kind, f.year, x.url, f.content_type, f.body, r.args
-FROM latest JOIN vitibrasil.raw_file_fetches x ON x.run_id = latest.run_id
-JOIN vitibrasil.raw_files f ON f.id = x.raw_file_id AND f.dataset = %(dataset)s
-JOIN crawl_runs r ON r.id = latest.run_id
-ORDER BY f.kind, f.year
-"""
-
 
 class RebuildArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -89,10 +74,7 @@ class RebuildSpider(Args[RebuildArgs], ProjectSpider):
         conn = connect(database_url(self.settings))
         try:
             for dataset in DATASETS:
-                with conn.cursor() as cur:
-                    cur.execute(LATEST_FILES, {"dataset": dataset})
-                    files = cur.fetchall()
-                conn.commit()
+                files = latest_raw_files(conn, dataset)
                 if not files:
                     self.logger.info("%s: no stored files, nothing to rebuild", dataset)
                     continue

@@ -90,6 +90,30 @@ def to_json(value) -> Json:
     return Json(value, dumps=lambda v: json.dumps(v, default=str))
 
 
+# The files of the most recent run that read a dataset, with that run's arguments.
+LATEST_FILES = """
+WITH latest AS (
+    SELECT max(x.run_id) AS run_id
+    FROM vitibrasil.raw_file_fetches x JOIN vitibrasil.raw_files f ON f.id = x.raw_file_id
+    WHERE f.dataset = %(dataset)s
+)
+SELECT f.kind, f.year, x.url, f.content_type, f.body, r.args
+FROM latest JOIN vitibrasil.raw_file_fetches x ON x.run_id = latest.run_id
+JOIN vitibrasil.raw_files f ON f.id = x.raw_file_id AND f.dataset = %(dataset)s
+JOIN crawl_runs r ON r.id = latest.run_id
+ORDER BY f.kind, f.year
+"""
+
+
+def latest_raw_files(conn, dataset: str) -> list[dict]:
+    """The raw files of the most recent run that read ``dataset``, with that run's arguments (for the rebuild)."""
+    with conn.cursor() as cur:
+        cur.execute(LATEST_FILES, {"dataset": dataset})
+        files = cur.fetchall()
+    conn.commit()
+    return files
+
+
 def _run(cur, where: str, params) -> dict | None:
     cur.execute(f"SELECT {RUN_COLUMNS} FROM crawl_runs WHERE {where} ORDER BY id DESC LIMIT 1", params)
     return cur.fetchone()
