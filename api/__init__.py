@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, brief, categories, crawls, db, docs, errors, health, limits, metrics, ml, request_log,
-                 settings, stats, tokens, users, vitibrasil)
+from api import (auth, books, brief, caching, categories, crawls, db, docs, errors, health, limits, metrics, ml, paging,
+                 request_log, settings, stats, tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
               docs.bp, docs.assets)
@@ -31,7 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
     tokens.init_app(app)
     users.init_app(app)
     metrics.init_app(app)
+    paging.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     limits.init_app(app)
+    caching.init_app(app)  # last: a 304 or a replayed answer skips the before_request hooks after it
     return app

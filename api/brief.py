@@ -17,6 +17,7 @@ import functools
 from flask import Blueprint
 
 from api import books, stats
+from api.caching import versioned
 from api.operation import operation
 from api.schemas.books import BookPageSchema, BooksQuery
 from api.schemas.brief import PriceRangeQuery, SearchQuery, TopRatedQuery
@@ -27,6 +28,7 @@ LISTING = BooksQuery().load({})  # the long form's defaults: listed books only, 
 
 
 @bp.get("/books/search")
+@versioned("books")
 @operation("Search books by title and category", query=SearchQuery, response=BookPageSchema)
 def search(args):
     """The brief's name for `GET /api/v1/books?q=…&category=…`: `title` is a case-insensitive
@@ -35,6 +37,7 @@ def search(args):
 
 
 @bp.get("/books/top-rated")
+@versioned("books")
 @operation("Top-rated books", query=TopRatedQuery, response=BookPageSchema)
 def top_rated(args):
     """The brief's name for `GET /api/v1/books?sort=-rating`: highest rating first,
@@ -43,6 +46,7 @@ def top_rated(args):
 
 
 @bp.get("/books/price-range")
+@versioned("books")
 @operation("Books in a price range", query=PriceRangeQuery, response=BookPageSchema)
 def price_range(args):
     """The brief's name for `GET /api/v1/books?min_price=…&max_price=…`: prices incl. tax

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from api.caching import versioned
 from api.db import fetch_all
 from api.operation import operation
 from api.schemas.books import CategoryListSchema
@@ -12,6 +13,7 @@ bp = Blueprint("categories", __name__, url_prefix="/api/v1/categories")
 
 
 @bp.get("")
+@versioned("books")
 @operation("List categories", response=CategoryListSchema)
 def list_categories():
     """By name; counts and prices over listed (not removed) books."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from api.caching import versioned
 from api.db import fetch_all
 from api.operation import operation
 from api.schemas.crawls import CrawlListSchema, CrawlsQuery
@@ -16,6 +17,7 @@ BOOKS_SPIDER = "books"  # the spider whose runs fill books (crawl_runs.spider)
 
 
 @bp.get("")
+@versioned("runs")
 @operation("List crawl runs", query=CrawlsQuery, response=CrawlListSchema)
 def list_crawls(args):
     """Newest first, optionally of one spider or with one status."""

@@ -1,8 +1,12 @@
 """One psycopg2 pool per app, created on first use (after gunicorn forks), and
 one connection per request in ``flask.g``, handed back on teardown.
 
-Request connections are read-only REPEATABLE READ transactions: a list page
-and its count see the same snapshot, and no code path can write.
+Sessions default to read-only REPEATABLE READ (set once per connection at
+startup): no code path can write, and a view's reads run in one transaction,
+so a list page and its count see the same snapshot. api/caching.py makes its
+token and data-version lookups before that transaction, in autocommit, so an
+answer served from its cache costs two statements and no BEGIN/ROLLBACK; the
+view's snapshot is then taken after the version was read, never before it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import threading
 
 import psycopg2
 from flask import current_app, g
-from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ, TRANSACTION_STATUS_UNKNOWN
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_UNKNOWN, make_dsn, parse_dsn
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
@@ -20,6 +24,7 @@ from migrations import DatabaseUnavailable
 
 _POOL = "api.db_pool"
 _pool_lock = threading.Lock()
+SESSION_DEFAULTS = "-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
 
 
 def init_app(app) -> None:
@@ -29,9 +34,10 @@ def init_app(app) -> None:
 def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
-            pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], settings.database_url(app.config),
-                                          connect_timeout=5,
-                                          application_name="books-api")
+            url = settings.database_url(app.config)
+            options = " ".join(filter(None, (parse_dsn(url).get("options"), SESSION_DEFAULTS)))
+            pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], make_dsn(url, options=options),
+                                          connect_timeout=5, application_name="books-api")
             # psycopg2 closes returned connections beyond minconn, and opens minconn of them up
             # front: start with one, then keep every connection made, up to the maximum.
             pool.minconn = pool.maxconn
@@ -55,15 +61,29 @@ def pool_usage(app) -> dict | None:
     return {"in_use": len(pool._used), "idle": len(pool._pool), "max": pool.maxconn}
 
 
+def lookups_first() -> None:
+    """The request's first statements (api/caching.py: the token's user, the data version) each
+    see the latest commit, in autocommit, until ``snapshot()``. Nothing connects before one runs."""
+    g.db_autocommit = True
+
+
 def get_db():
+    """The request's connection: its reads share one transaction (unless ``lookups_first``)."""
     if "db" not in g:
         try:
             conn = _pool(current_app._get_current_object()).getconn()
         except psycopg2.OperationalError as exc:
             raise DatabaseUnavailable(" ".join(str(exc).split())) from exc
-        conn.set_session(isolation_level=ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
+        conn.autocommit = bool(g.get("db_autocommit"))
         g.db = conn
     return g.db
+
+
+def snapshot() -> None:
+    """From here on the request's reads share one read-only REPEATABLE READ transaction."""
+    g.db_autocommit = False
+    if "db" in g and g.db.autocommit:
+        g.db.autocommit = False
 
 
 def _return_connection(_exc) -> None:
@@ -71,7 +91,7 @@ def _return_connection(_exc) -> None:
     if conn is None:
         return
     broken = bool(conn.closed) or conn.info.transaction_status == TRANSACTION_STATUS_UNKNOWN
-    if not broken:
+    if not broken and conn.info.transaction_status != TRANSACTION_STATUS_IDLE:
         try:
             conn.rollback()  # end the read transaction
         except psycopg2.Error:

@@ -1,24 +1,33 @@
-"""``/api/v1/ml``: the feature list, and one model-ready row per listed book.
+"""``/api/v1/ml``: the feature list, one model-ready row per listed book, and the
+price models (ml/) with their predictions.
 
 Training data is streamed from a server-side cursor and stamped with the last
 crawl run that changed the books (body and X-Crawl-Run-Id): the rows are the
 state that run left, so a training set can be traced to its crawl.
+
+Models are trained and registered by ``python -m ml train``; predictions come
+from their active version (api/model_store.py) over features read from the
+same views the trainer reads (ml.*_features).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from dataclasses import asdict
+import logging
+from dataclasses import asdict, dataclass
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
-from api.db import fetch_one, get_db
+from api import csvstream
+from api.db import fetch_all, fetch_one
+from api.errors import ApiError
+from api.model_store import VERSION_COLUMNS, UntrustedArtifact, active_model
 from api.operation import operation
-from api.schemas.ml import FEATURES, FeatureListSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema
+from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
+                            PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 
 bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
+logger = logging.getLogger(__name__)
 
 COLUMNS = [f.name for f in FEATURES]
 CHUNK_ROWS = 500
@@ -37,11 +46,8 @@ def features():
 
 
 def _rows():
-    """Rows in chunks from a server-side cursor: memory stays flat whatever the size."""
-    with get_db().cursor(name="training_data") as cur:
-        cur.execute(f"SELECT {', '.join(COLUMNS)} FROM api.training_data ORDER BY book_id")
-        while chunk := cur.fetchmany(CHUNK_ROWS):
-            yield chunk
+    return csvstream.rows(f"SELECT {', '.join(COLUMNS)} FROM api.training_data ORDER BY book_id",
+                          name="training_data", chunk=CHUNK_ROWS)
 
 
 def _json(run_id):
@@ -51,23 +57,6 @@ def _json(run_id):
         yield separator + ",".join(json.dumps(_row_schema.dump(dict(zip(COLUMNS, row)))) for row in chunk)
         separator = ","
     yield "]}\n"
-
-
-def _csv_value(value):
-    """Booleans as JSON writes them; amounts as stored ("0.00", not "0.0")."""
-    return str(value).lower() if isinstance(value, bool) else value
-
-
-def _csv():
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for chunk in _rows():
-        writer.writerows([_csv_value(value) for value in row] for row in chunk)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()  # the header alone when there are no rows
 
 
 @bp.get("/training-data")
@@ -80,6 +69,128 @@ def training_data(args):
     run_id = _crawl_run_id()
     headers = {"X-Crawl-Run-Id": "" if run_id is None else str(run_id)}
     if args["format"] == "csv":
-        headers["Content-Disposition"] = f'attachment; filename="training-data-run-{run_id}.csv"'
-        return Response(stream_with_context(_csv()), mimetype="text/csv", headers=headers)
+        return csvstream.response(COLUMNS, _rows(), filename=f"training-data-run-{run_id}.csv", headers=headers)
     return Response(stream_with_context(_json(run_id)), mimetype="application/json", headers=headers)
+
+
+# --- Price models -----------------------------------------------------------------------------------------------
+
+# 1000 instances need more room than the app's body limit (API_MAX_BODY_BYTES, sized for logins).
+PREDICTIONS_MAX_BYTES = 512 * 1024
+
+@dataclass(frozen=True)
+class Model:
+    description: str
+    needs: tuple[tuple[str, ...], ...]  # each instance has exactly one of these field sets
+
+
+MODELS = {
+    "wine_price": Model("Price (US$/kg) of a row of a Vitibrasil trade dataset, forecast from earlier years.",
+                        (("dataset", "country", "year"),)),
+    "book_price": Model("Price (GBP) of a book from what its page shows.",
+                        (("book_id",), ("category", "rating", "availability", "review_count", "description_length"))),
+}
+
+
+def _version(row: dict) -> dict:
+    return {**row,
+            "training_data": {k: row[k] for k in ("crawl_run_ids", "data_version", "train_size", "heldout_size")},
+            "metrics": {"model": {"mae": row["model_mae"], "mape": row["model_mape"]},
+                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}}}
+
+
+@bp.get("/models")
+@operation("List price models", response=ModelListSchema)
+def list_models():
+    """Every model with its versions (newest first): held-out metrics of the model and of its naive
+    baseline, what the version serves (the model only when its MAE is lower), the data it was trained on."""
+    rows = fetch_all(f"SELECT {VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
+    models = []
+    for name, model in MODELS.items():
+        versions = [_version(r) for r in rows if r["name"] == name]
+        active = next((v["version"] for v in versions if v["status"] == "active"), None)
+        models.append({"name": name, "description": model.description, "active_version": active,
+                       "versions": versions})
+    return {"models": models}
+
+
+def _check_fields(name: str, instances: list[dict]) -> None:
+    errors = {}
+    for i, instance in enumerate(instances):
+        given = tuple(sorted(instance))
+        if not any(given == tuple(sorted(needs)) for needs in MODELS[name].needs):
+            wanted = " or ".join("{" + ", ".join(needs) + "}" for needs in MODELS[name].needs)
+            errors[f"instances[{i}]"] = [f"{name} takes {wanted}; got {{{', '.join(given)}}}."]
+    if errors:
+        raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
+
+
+def _wine_rows(instances: list[dict]) -> list[dict]:
+    """Each instance's row of the feature view; 422 for those without a previous year's price."""
+    found = {(r["dataset"], r["country"], r["year"]): r for r in fetch_all(
+        "SELECT * FROM ml.wine_price_features WHERE dataset = ANY(%s) AND country = ANY(%s) AND year = ANY(%s) AND price_1 IS NOT NULL",
+        (sorted({i["dataset"] for i in instances}), sorted({i["country"] for i in instances}),
+         sorted({i["year"] for i in instances})))}
+    missing = {f"instances[{n}]": [f"No {i['year'] - 1} price of {i['country']} in {i['dataset']} to forecast from."]
+               for n, i in enumerate(instances) if (i["dataset"], i["country"], i["year"]) not in found}
+    if missing:
+        raise ApiError(422, "no history to forecast from: " + ", ".join(
+            f"instances[{n}] ({i['dataset']} {i['country']} {i['year']})" for n, i in enumerate(instances)
+            if f"instances[{n}]" in missing), missing)
+    return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
+
+
+def _book_rows(instances: list[dict]) -> list[dict]:
+    """A listed book's row of the feature view, or the instance itself; 422 for an unknown book or category."""
+    ids = sorted({i["book_id"] for i in instances if "book_id" in i})
+    books = {r["book_id"]: r for r in fetch_all(
+        "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
+    categories = {r["category"] for r in fetch_all("SELECT DISTINCT category FROM ml.book_price_features")}
+    missing = {}
+    for n, i in enumerate(instances):
+        if "book_id" in i and i["book_id"] not in books:
+            missing[f"instances[{n}].book_id"] = [f"No listed book {i['book_id']}."]
+        elif "category" in i and i["category"] not in categories:
+            missing[f"instances[{n}].category"] = [f"No book of category {i['category']!r} to learn from."]
+    if missing:
+        raise ApiError(422, f"no history to predict from: {', '.join(missing)}", missing)
+    return [books[i["book_id"]] if "book_id" in i else i for i in instances]
+
+
+_ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
+
+
+@bp.before_request
+def _room_for_instances():
+    if request.endpoint == "ml.predict":
+        request.max_content_length = max(current_app.config.get("MAX_CONTENT_LENGTH") or 0, PREDICTIONS_MAX_BYTES)
+
+
+@bp.post("/predictions")
+@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 413, 422, 503))
+def predict(body):
+    """Predictions of the active version of a model for up to 1000 instances (a body up to 512 KiB:
+    413 beyond). 404: unknown model;
+    400: invalid instances (per instance and field); 422: an instance without the history it needs
+    (wine_price: the previous year's price of that country in that dataset; book_price: a listed
+    book or a known category); 503: no trained version yet (run `python -m ml train`)."""
+    name = body["model"]
+    if name not in MODELS:
+        raise ApiError(404, f"unknown model {name!r}: known models are {', '.join(MODELS)}",
+                       {"model": [f"Unknown model: one of {', '.join(MODELS)}."]})
+    instances = body["instances"]
+    _check_fields(name, instances)
+    try:
+        active = active_model(name)
+    except UntrustedArtifact as exc:
+        logger.error("model %s: artifact refused: %s", name, exc)
+        raise ApiError(503, f"model {name}: the active version's artifact is refused ({exc}):"
+                            f" run `python -m ml train {name}`", code="model_refused") from exc
+    if active is None:
+        raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
+                       code="model_not_trained")
+    values = active.predict(_ROWS[name](instances))
+    row = active.row
+    return {"model": name, "version": row["version"], "serves": row["serves"],
+            "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",
+            "predictions": [{"prediction": v, "instance": i} for v, i in zip(values, instances)]}

@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api import caching
 from api.schemas.common import TEXT_PATTERN, ErrorSchema
 
 VERSION = "1.0.0"
@@ -67,6 +68,7 @@ def build(app) -> dict:
         path, parameters = _path(rule)
         operations = {method.lower(): _operation(declared, rule.endpoint, parameters)
                       for method in sorted(rule.methods - {"HEAD", "OPTIONS"})}
+        caching.describe(operations, app.view_functions[rule.endpoint])  # ETag, If-None-Match, 304
         spec.path(path=path, operations=operations)
     # apispec passes Decimal bounds through the field; JSON wants numbers, not strings.
     return json.loads(json.dumps(spec.to_dict(), default=_number))

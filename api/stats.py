@@ -1,9 +1,10 @@
-"""``/api/v1/stats``: catalogue totals, and the same per category."""
+"""``/api/v1/stats``: catalogue totals, and the same per category, from the summaries each merge refreshes."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
+from api.caching import versioned
 from api.crawls import BOOKS_SPIDER, last_finished
 from api.db import fetch_all, fetch_one
 from api.operation import operation
@@ -12,26 +13,14 @@ from api.schemas.books import CategoryStatsListSchema, StatsSchema
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 
 RATINGS = range(1, 6)
-TOTALS = f"""
-    SELECT count(*) FILTER (WHERE listed)                      AS books,
-           count(*) FILTER (WHERE NOT listed)                  AS removed,
-           count(*) FILTER (WHERE listed AND availability > 0) AS in_stock,
-           count(*) FILTER (WHERE listed AND availability = 0) AS out_of_stock,
-           coalesce(sum(availability) FILTER (WHERE listed), 0) AS units,
-           count(DISTINCT category_id) FILTER (WHERE listed)   AS categories,
-           min(price) FILTER (WHERE listed)                    AS min_price,
-           max(price) FILTER (WHERE listed)                    AS max_price,
-           round(avg(price) FILTER (WHERE listed), 2)          AS avg_price,
-           {", ".join(f"count(*) FILTER (WHERE listed AND rating = {r}) AS rating_{r}" for r in RATINGS)}
-    FROM (SELECT *, removed_at IS NULL AS listed FROM api.books) b
-"""
 
 
 @bp.get("")
+@versioned("books", "runs")
 @operation("Catalogue statistics", response=StatsSchema)
 def stats():
     """Figures over listed books (removed ones only counted), and the last finished books crawl."""
-    row = fetch_one(TOTALS)
+    row = fetch_one("SELECT * FROM api.book_stats")
     last = last_finished(BOOKS_SPIDER)
     return {**row,
             "price": {"min": row["min_price"], "max": row["max_price"], "avg": row["avg_price"]},
@@ -40,6 +29,7 @@ def stats():
 
 
 @bp.get("/categories")
+@versioned("books")
 @operation("Statistics per category", response=CategoryStatsListSchema)
 def category_stats():
     """Largest categories first; figures over listed books."""

@@ -12,6 +12,13 @@ stop gracefully (Scrapy merges what they staged and marks the run
 interrupted); after WORKER_STOP_TIMEOUT seconds (default 25: Heroku kills at
 30) stragglers are killed and their staged items merged here before exiting.
 
+Price models: after a crawl whose merge changed rows, the models trained on
+that spider's data are retrained by ``python -m ml train --source <spider>`` in
+a child process (the crawler never imports ml/; ``ML_TRAIN_AFTER_CRAWL=0``
+turns it off), and all of them on ``ML_TRAIN_SCHEDULE`` (a crontab) if set.
+ml/ takes an advisory lock (two trainings never overlap) and records each
+training in ml.trainings; a failed one leaves the served version in place.
+
 Exit status: 0 after a stop by signal, 2 when the configuration or the
 database is unusable at start.
 """
@@ -47,8 +54,11 @@ WORKER_NAME = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
 
 
 class Worker:
-    def __init__(self, schedule_list: list[Schedule], url: str, item_classes: list, stop_timeout: float):
+    def __init__(self, schedule_list: list[Schedule], url: str, item_classes: list, stop_timeout: float,
+                 train_schedule: Schedule | None = None, train_after_crawl: bool = True):
         self.schedules = schedule_list
+        self.train_schedule = train_schedule
+        self.train_after_crawl = train_after_crawl
         self.url = url
         self.item_classes = item_classes
         self.stop_timeout = stop_timeout
@@ -71,6 +81,10 @@ class Worker:
                                          name=f"crawl {schedule.spider}")
             logger.info("Scheduled %s at %r with arguments %s", schedule.spider, schedule.spec, schedule.args,
                         extra={"spider": schedule.spider, "schedule": schedule.spec})
+        if self.train_schedule:
+            self.scheduler.add_job(self.train, self.train_schedule.trigger, args=["schedule"], id="ml train",
+                                   name="train models")
+            logger.info("Scheduled model training at %r", self.train_schedule.spec)
         # Handlers once the scheduler runs, so that a stop can always shut it down;
         # before that no crawl exists and the default action (exit) is right.
         self.scheduler.add_listener(self._install_signal_handlers, EVENT_SCHEDULER_STARTED)
@@ -149,18 +163,47 @@ class Worker:
                 logger.warning("Crawl of %s skipped: %s", spider, detail,
                                extra={"spider": spider, "outcome": "skipped"})
                 return
-            self._run_locked(ledger, schedule)
+            run = self._run_locked(ledger, schedule)
         finally:
             ledger.close()
+        # After the spider's lock is released: a training does not hold up the next crawl.
+        if self.train_after_crawl and run and any(run[k] for k in ("inserted", "updated", "removed")):
+            self._train(f"after crawl run {run['id']} ({spider})", "--source", spider)
 
-    def _run_locked(self, ledger: ScheduleLedger, schedule: Schedule) -> None:
+    def train(self, trigger: str) -> None:
+        """A firing of ML_TRAIN_SCHEDULE: every model."""
+        with self.jobs_done:
+            self.jobs += 1
+        try:
+            self._train(trigger)
+        finally:
+            with self.jobs_done:
+                self.jobs -= 1
+                self.jobs_done.notify_all()
+
+    def _train(self, trigger: str, *args: str) -> None:
+        command = [sys.executable, "-m", "ml", "train", *args, "--trigger", trigger, "--wait"]
+        with self.children_lock:
+            if self.stopping.is_set():
+                return
+            child = subprocess.Popen(command, cwd=migrations.ROOT, start_new_session=True)
+            self.children.add(child)
+        try:
+            code = child.wait()
+        finally:
+            with self.children_lock:
+                self.children.discard(child)
+        logger.log(logging.INFO if code == 0 else logging.ERROR, "Model training %s ended (exit code %s)",
+                   trigger, code, extra={"trigger": trigger, "exit_code": code})
+
+    def _run_locked(self, ledger: ScheduleLedger, schedule: Schedule) -> dict | None:
         spider = schedule.spider
         record_id, started_at = ledger.begin()
         began = time.monotonic()
         child = self._spawn(schedule)
         if child is None:
             ledger.end(record_id, "interrupted", None, None, "the worker was stopping; crawl not started")
-            return
+            return None
         logger.info("Crawl of %s started (pid %s)", spider, child.pid, extra={"spider": spider, "pid": child.pid})
         try:
             code = child.wait()
@@ -178,6 +221,7 @@ class Worker:
                   "duration_s": round(time.monotonic() - began, 3), **counts}
         level = {"finished": logging.INFO, "interrupted": logging.WARNING}.get(result, logging.ERROR)
         logger.log(level, "Crawl of %s %s (exit code %s): %s", spider, result, code, detail, extra=fields)
+        return run
 
     def _spawn(self, schedule: Schedule) -> subprocess.Popen | None:
         command = [sys.executable, "-m", "scrapy", "crawl", schedule.spider]
@@ -214,10 +258,15 @@ def main() -> int:
     try:
         schedule_list = schedules.load(os.environ, spiders)
         stop_timeout = float(os.environ.get("WORKER_STOP_TIMEOUT", 25))
+        train_spec = os.environ.get("ML_TRAIN_SCHEDULE")
+        try:
+            train_schedule = train_spec and Schedule("ml train", train_spec, schedules.cron_trigger(train_spec), {})
+        except ValueError as exc:
+            raise ScheduleError(f"ML_TRAIN_SCHEDULE={train_spec!r}: {exc}") from exc
     except (ScheduleError, ValueError) as exc:
         logger.error("Worker not started: %s", exc)
         return 2
-    if not schedule_list:
+    if not schedule_list and not train_schedule:
         names = ", ".join(schedules.SCHEDULE_PREFIX + schedules.env_suffix(s) for s in spiders)
         logger.error("Worker not started: no spider has a schedule; set one of %s", names)
         return 2
@@ -228,7 +277,8 @@ def main() -> int:
     except migrations.DatabaseUnavailable as exc:
         logger.error("Worker not started: %s", exc)
         return 2
-    return Worker(schedule_list, url, item_classes, stop_timeout).run()
+    return Worker(schedule_list, url, item_classes, stop_timeout, train_schedule or None,
+                  os.environ.get("ML_TRAIN_AFTER_CRAWL", "1") != "0").run()
 
 
 if __name__ == "__main__":

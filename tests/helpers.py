@@ -16,10 +16,14 @@ from pathlib import Path
 import psycopg2
 from psycopg2.extras import RealDictCursor
 
+import migrations
 from api import create_app
 from crawler.store import CrawlStore
 from crawler.vitibrasil.datasets import DATASETS, Dataset
 from crawler.vitibrasil.observations import Observation, whole_units
+from ml import registry
+from ml.models import MODELS
+from ml.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -166,4 +170,17 @@ def by_category(books) -> dict[str, list]:
 
 PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
 PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories", "/api/v1/stats",
-             "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data"]
+             "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data",
+             "/api/v1/ml/models"]
+
+
+def train_models(db_url: str, *names: str) -> list:
+    """Train and register ``names`` in-process as ``python -m ml train`` does; their ml.train.Trained."""
+    conn = migrations.connect(db_url)
+    try:
+        trained = [train(conn, MODELS[name]) for name in names]
+        for t in trained:
+            registry.register(conn, t)
+        return trained
+    finally:
+        conn.close()

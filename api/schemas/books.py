@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from api.schemas.common import CURSOR_PATTERN, CentBound, Decimal2, check_order, doc
 from api.schemas.crawls import CrawlRunSchema
+from api.serialize import CompiledDump
 
 SORT_FIELDS = ("id", "title", "price", "rating", "availability")
 MAX_PRICE = 10**10  # books.price is numeric(12,2)
@@ -39,7 +40,7 @@ class BooksQuery(Schema):
         check_order(data, "min_price", "max_price")
 
 
-class BookSchema(Schema):
+class BookSchema(CompiledDump):
     id = fields.Integer(required=True, metadata=doc("The site's id: a-light-in-the-attic_1000 -> 1000."))
     upc = fields.String(required=True)
     title = fields.String(required=True)
@@ -63,10 +64,13 @@ class BookSchema(Schema):
     last_run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
 
 
-class BookPageSchema(Schema):
+class BookPageSchema(CompiledDump):
     items = fields.List(fields.Nested(BookSchema), required=True)
     next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
-    total = fields.Integer(required=True, metadata=doc("Books matching the filters, over all pages."))
+    total = fields.Integer(required=True, metadata=doc(
+        "Books matching the filters, over all pages: exact up to 1,000, an estimate above (see total_is_estimate)."))
+    total_is_estimate = fields.Boolean(required=True, metadata=doc(
+        "true when total is the planner's estimate (more than 1,000 matches), false when it is exact."))
 
 
 class HistoryEntrySchema(Schema):
@@ -78,7 +82,7 @@ class HistoryEntrySchema(Schema):
     run_id = fields.Integer(required=True, metadata=doc("The crawl run that saw this version first."))
 
 
-class BookHistorySchema(Schema):
+class BookHistorySchema(CompiledDump):
     book_id = fields.Integer(required=True)
     items = fields.List(fields.Nested(HistoryEntrySchema), required=True, metadata=doc("Oldest first."))
 
@@ -92,7 +96,7 @@ class CategorySchema(Schema):
     max_price = Decimal2(allow_none=True)
 
 
-class CategoryListSchema(Schema):
+class CategoryListSchema(CompiledDump):
     items = fields.List(fields.Nested(CategorySchema), required=True)
 
 
@@ -102,7 +106,7 @@ class CategoryStatsSchema(CategorySchema):
     avg_rating = Decimal2(allow_none=True)
 
 
-class CategoryStatsListSchema(Schema):
+class CategoryStatsListSchema(CompiledDump):
     items = fields.List(fields.Nested(CategoryStatsSchema), required=True)
 
 
@@ -112,7 +116,7 @@ class PriceSummarySchema(Schema):
     avg = Decimal2(allow_none=True)
 
 
-class StatsSchema(Schema):
+class StatsSchema(CompiledDump):
     books = fields.Integer(required=True, metadata=doc("Listed books (removed ones excluded, as below)."))
     removed = fields.Integer(required=True)
     in_stock = fields.Integer(required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc
+from api.serialize import CompiledDump
 
 DEFAULT_LIMIT = 100
 # The names migrations/0003_vitibrasil.sql seeds into vitibrasil.datasets, in the site's order.
@@ -53,7 +54,7 @@ class DatasetSchema(Schema):
     last_updated = fields.DateTime(allow_none=True, metadata=doc("When a crawl last changed one of its figures."))
 
 
-class DatasetListSchema(Schema):
+class DatasetListSchema(CompiledDump):
     items = fields.List(fields.Nested(DatasetSchema), required=True, metadata=doc("In the site's order."))
 
 
@@ -71,7 +72,10 @@ class ObservationSchema(Schema):
     run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
 
 
-class ObservationPageSchema(Schema):
+class ObservationPageSchema(CompiledDump):
     items = fields.List(fields.Nested(ObservationSchema), required=True)
     next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
-    total = fields.Integer(required=True, metadata=doc("Observations matching the filters, over all pages."))
+    total = fields.Integer(required=True, metadata=doc(
+        "Observations matching the filters, over all pages: exact up to 1,000, an estimate above (see total_is_estimate)."))
+    total_is_estimate = fields.Boolean(required=True, metadata=doc(
+        "true when total is the planner's estimate (more than 1,000 matches), false when it is exact."))

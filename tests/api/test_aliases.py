@@ -41,6 +41,10 @@ def test_alias_answers_like_its_long_form(client, auth, catalogue, alias, query,
     long = client.get(long_form, query_string=long_query, headers=auth)
     assert short.status_code == long.status_code == 200
     assert short.get_json() == long.get_json()
+    # The same data versions, and the alias revalidates like its long form.
+    assert short.headers["X-Data-Version"] == long.headers["X-Data-Version"]
+    again = client.get(alias, query_string=query, headers={**auth, "If-None-Match": short.headers["ETag"]})
+    assert again.status_code == 304
 
 
 def test_search_filters_are_case_insensitive_and_combine(client, auth, catalogue):

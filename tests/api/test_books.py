@@ -222,4 +222,5 @@ def test_detail_and_history_reject_query_parameters(client, auth, catalogue):
 
 
 def test_empty_catalogue(db, client, auth):  # db first: it empties the users too
-    assert client.get(LIST, headers=auth).get_json() == {"items": [], "next_cursor": None, "total": 0}
+    assert client.get(LIST, headers=auth).get_json() == {"items": [], "next_cursor": None, "total": 0,
+                                                         "total_is_estimate": False}

@@ -31,7 +31,10 @@ def test_role_is_nologin_and_read_only_everywhere(db):
     assert readable == {"api.books", "api.categories", "api.training_data", "public.book_history",
                         "public.crawl_runs", "public.api_users", "public.schema_migrations",
                         "api.vitibrasil_datasets", "api.vitibrasil_observations",  # 0007_vitibrasil_api
-                        "public.crawl_freshness"}  # 0008_crawl_integrity
+                        "public.crawl_freshness",  # 0008_crawl_integrity
+                        "api.book_stats", "api.category_counts", "api.data_versions",  # 0009_data_version
+                        "ml.wine_price_features", "ml.book_price_features", "ml.model_versions",
+                        "ml.trainings"}  # 0010_ml_models
 
 
 def test_the_whole_api_runs_under_the_role(reader_url, catalogue, user):

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
+import subprocess
 from decimal import Decimal
 
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.dummy import DummyRegressor
+
 import migrations
+from api.db import close_pool
+from api.model_store import UntrustedArtifact, load_artifact
 from api.schemas.ml import FEATURES
-from tests.helpers import assert_error, query
+from crawler.vitibrasil.csv_parser import parse_csv
+from crawler.vitibrasil.datasets import DATASETS
+from ml.train import predict
+from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
+from tests.crawler.vitibrasil.storage import load as load_observations
+from tests.helpers import PASSWORD, assert_error, make_app, query, records, train_models
 
 DATA = "/api/v1/ml/training-data"
 
@@ -68,3 +82,181 @@ def test_training_data_bad_input(client, auth):
     assert_error(client.get(DATA + "?format=xml", headers=auth), 400, "format")
     assert_error(client.get(DATA + "?limit=5", headers=auth), 400, "limit")
     assert_error(client.get("/api/v1/ml/features?x=1", headers=auth), 400, "x")
+
+
+# --- Price models -----------------------------------------------------------------------------------------------
+
+PREDICT = "/api/v1/ml/predictions"
+WINE = [{"dataset": "export_table_wine", "country": "Paraguai", "year": 2025},
+        {"dataset": "export_table_wine", "country": "Paraguai", "year": 2023},
+        {"dataset": "import_table_wine", "country": "Chile", "year": 2025},
+        {"dataset": "import_table_wine", "country": "Argentina", "year": 2010}]
+BOOK = {"category": "Poetry", "rating": 4, "availability": 3, "review_count": 0, "description_length": 800}
+
+
+@pytest.fixture
+def vitibrasil_trade(catalogue, db_url):
+    """The two table-wine trade datasets of the 2025 edition, stored as the pipelines store them."""
+    conn = migrations.connect(db_url)
+    if query(conn, "SELECT count(*) FROM vitibrasil.observations") == [(0,)]:
+        load_observations(conn, [o for name in ("export_table_wine", "import_table_wine") for o in parse_csv(
+            name, (FIXTURES / "csv" / DATASETS[name].csv_name).read_bytes())])
+    conn.close()
+
+
+def trainer_prediction(trained, rows: list[dict]) -> list[float]:
+    columns = {name: np.array([row[name] for row in rows], dtype=object) for name in trained.features}
+    return [float(v) for v in predict(trained.estimator, columns, trained.features, trained.scale_feature)]
+
+
+def view_rows(db_url, view: str, where: str, params) -> list[dict]:
+    conn = migrations.connect(db_url)
+    rows = records(conn, f"SELECT * FROM ml.{view} WHERE {where}", params)
+    conn.close()
+    return rows
+
+
+def test_no_trained_model_yet(db, client, auth):
+    models = client.get("/api/v1/ml/models", headers=auth).get_json()["models"]
+    assert [(m["name"], m["active_version"], m["versions"]) for m in models] == [
+        ("wine_price", None, []), ("book_price", None, [])]
+    body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
+    assert body["message"] == "model book_price has no trained version yet: run `python -m ml train book_price`"
+
+
+@needs_fixtures
+def test_models_and_predictions_equal_the_trainers(client, auth, db_url, vitibrasil_trade):
+    wine, book = train_models(db_url, "wine_price", "book_price")
+    models = {m["name"]: m for m in client.get("/api/v1/ml/models", headers=auth).get_json()["models"]}
+    conn = migrations.connect(db_url)
+    registered = {r["name"]: r for r in records(conn, "SELECT * FROM ml.model_versions WHERE status = 'active'")}
+    conn.close()
+    for trained in (wine, book):
+        listed, row = models[trained.name], registered[trained.name]
+        assert listed["active_version"] == row["version"] == listed["versions"][0]["version"]
+        latest = listed["versions"][0]
+        assert latest["metrics"] == {"model": {"mae": trained.model_mae, "mape": trained.model_mape},
+                                     "baseline": {"mae": trained.baseline_mae, "mape": trained.baseline_mape}}
+        assert latest["training_data"] == {"crawl_run_ids": trained.crawl_run_ids, "data_version": row["data_version"],
+                                           "train_size": trained.train_size, "heldout_size": trained.heldout_size}
+        assert (latest["serves"], latest["features"], latest["artifact_sha256"]) == (
+            trained.serves, trained.features, trained.artifact_sha256)
+    assert models["wine_price"]["versions"][0]["serves"] == "model"
+
+    body = client.post(PREDICT, json={"model": "wine_price", "instances": WINE}, headers=auth).get_json()
+    assert (body["model"], body["version"], body["serves"], body["algorithm"]) == (
+        "wine_price", models["wine_price"]["active_version"], "model", "HistGradientBoostingRegressor")
+    rows = [view_rows(db_url, "wine_price_features", "dataset = %s AND country = %s AND year = %s",
+                      (i["dataset"], i["country"], i["year"]))[0] for i in WINE]
+    assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(wine, rows)
+    assert [p["instance"] for p in body["predictions"]] == WINE
+
+    listed = view_rows(db_url, "book_price_features", "book_id = ANY(%s) ORDER BY book_id", ([1, 2, 999],))
+    instances = [{"book_id": r["book_id"]} for r in listed] + [BOOK]
+    body = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
+    assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(book, listed + [BOOK])
+    assert body["algorithm"] == ("HistGradientBoostingRegressor" if book.serves == "model"
+                                 else "baseline: the training median price of the book's category")
+
+
+def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):
+    [first] = train_models(db_url, "book_price")
+    instances = [BOOK, {**BOOK, "category": "Travel", "rating": 1}]
+    answer = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
+    loaded = app.extensions["api.ml_models"]["book_price"].estimator
+    again = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
+    assert again == answer and app.extensions["api.ml_models"]["book_price"].estimator is loaded
+
+    conn = migrations.connect(db_url)
+    with conn, conn.cursor() as cur:  # the data moves: the next training learns other prices
+        cur.execute("UPDATE books SET price = price * 2 WHERE removed_at IS NULL")
+    conn.close()
+    try:
+        [second] = train_models(db_url, "book_price")
+        newer = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
+    finally:
+        conn = migrations.connect(db_url)
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE books SET price = price / 2 WHERE removed_at IS NULL")
+        conn.close()
+    assert newer["version"] == answer["version"] + 1 and second.artifact_sha256 != first.artifact_sha256
+    assert [p["prediction"] for p in newer["predictions"]] == trainer_prediction(second, instances)
+    assert app.extensions["api.ml_models"]["book_price"].estimator is not loaded
+
+
+def test_an_untrusted_artifact_is_refused(client, auth, db_url, catalogue):
+    train_models(db_url, "book_price")
+    estimator = DummyRegressor().fit([[0.0]], [1.0])
+    estimator.hook = subprocess.Popen
+    data = sio.dumps(estimator)
+    conn = migrations.connect(db_url)
+    with conn, conn.cursor() as cur:  # as if someone wrote the registry by hand
+        cur.execute("UPDATE ml.model_versions SET artifact = %s, artifact_sha256 = %s"
+                    " WHERE name = 'book_price' AND status = 'active'", (data, hashlib.sha256(data).hexdigest()))
+    conn.close()
+    body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
+    assert "untrusted type(s): subprocess.Popen" in body["message"] and "python -m ml train" in body["message"]
+    with pytest.raises(UntrustedArtifact, match="sha256"):
+        load_artifact(data, "0" * 64)
+
+
+@needs_fixtures
+def test_predictions_bad_input(client, auth, db_url, vitibrasil_trade):
+    train_models(db_url, "wine_price", "book_price")
+
+    def post(body):
+        return client.post(PREDICT, json=body, headers=auth)
+
+    body = assert_error(post({"model": "nope", "instances": [BOOK]}), 404, "model")
+    assert "wine_price, book_price" in body["message"]
+    assert_error(post({"model": "wine_price"}), 400, "instances")
+    assert_error(post({"instances": [BOOK]}), 400, "model")
+    assert_error(post({"model": "wine_price", "instances": []}), 400, "instances")
+    assert_error(post({"model": "wine_price", "instances": [WINE[0]] * 1001}), 400, "instances")
+    assert post({"model": "wine_price", "instances": [WINE[0]] * 1000}).status_code == 200
+    assert_error(post({"model": "wine_price", "instances": [{"country": "x" * 200}] * 3000}), 413)
+    assert_error(post({"model": "wine_price", "instances": {"0": WINE[0]}}), 400, "instances")
+    assert_error(client.post(PREDICT, data="[1]", content_type="application/json", headers=auth), 400)
+    body = assert_error(post({"model": "wine_price", "instances": [
+        WINE[0], {"dataset": "production", "country": "", "year": 1900}, 7, {**WINE[0], "colour": "red"}]}),
+        400, "instances[1].dataset", "instances[1].country", "instances[1].year", "instances[2]",
+        "instances[3].colour")
+    assert "instances[0]" not in body["errors"]
+    assert_error(post({"model": "book_price", "instances": [BOOK, {**BOOK, "rating": 6}]}), 400, "instances[1].rating")
+    body = assert_error(post({"model": "book_price", "instances": [BOOK, {"book_id": 3, "rating": 2}]}),
+                        400, "instances[1]")
+    assert body["errors"]["instances[1]"] == [
+        "book_price takes {book_id} or {category, rating, availability, review_count, description_length};"
+        " got {book_id, rating}."]
+    assert_error(post({"model": "wine_price", "instances": [{"country": "Chile", "year": 2020}]}), 400, "instances[0]")
+
+    body = assert_error(post({"model": "wine_price", "instances": [
+        WINE[0], {"dataset": "export_table_wine", "country": "Atlantida", "year": 2024},
+        {"dataset": "export_table_wine", "country": "Paraguai", "year": 2030}]}), 422, "instances[1]", "instances[2]")
+    assert "export_table_wine Atlantida 2024" in body["message"] and "Paraguai 2030" in body["message"]
+    body = assert_error(post({"model": "book_price", "instances": [{"book_id": 25}, {**BOOK, "category": "Cooking"},
+                                                                   {"book_id": 1}]}),
+                        422, "instances[0].book_id", "instances[1].category")  # 25: removed by the second run
+    assert body["errors"]["instances[0].book_id"] == ["No listed book 25."]
+
+
+@needs_fixtures
+def test_the_models_run_under_the_read_only_role(reader_url, db_url, user, vitibrasil_trade):
+    train_models(db_url, "wine_price", "book_price")
+    app = make_app(reader_url)
+    client = app.test_client()
+    token = client.post("/api/v1/auth/login", json={"username": "reader", "password": PASSWORD}).get_json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/v1/ml/models", headers=headers).status_code == 200
+    for model, instance in (("wine_price", WINE[0]), ("book_price", BOOK)):
+        response = client.post(PREDICT, json={"model": model, "instances": [instance]}, headers=headers)
+        assert response.status_code == 200, response.get_json()
+    close_pool(app)
+
+
+def test_the_predictions_are_documented(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    post = document["paths"][PREDICT]["post"]
+    assert set(post["responses"]) == {"200", "400", "401", "404", "413", "422", "503"}
+    assert post["requestBody"]["required"] is True
+    assert set(document["paths"]["/api/v1/ml/models"]["get"]["responses"]) == {"200", "400", "401", "503"}

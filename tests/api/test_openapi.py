@@ -26,7 +26,8 @@ def test_document_validates_and_covers_every_route(app, client):
               for rule in app.url_map.iter_rules() if rule.endpoint not in NOT_OPERATIONS
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    assert routes == documented and len(routes) == 20  # 14 + the two /api/v1/vitibrasil routes + 4 brief aliases
+    assert routes == documented and len(routes) == 22  # 14 + the two /api/v1/vitibrasil routes + 4 brief aliases
+    # + the two /api/v1/ml model routes
     for path, item in document["paths"].items():
         for method, op in item.items():
             assert op["summary"] and op["description"], (path, method)
@@ -39,7 +40,10 @@ def test_document_validates_and_covers_every_route(app, client):
 def test_document_describes_parameters_and_schemas(client):
     document = client.get("/api/v1/openapi.json").get_json()
     books = document["paths"]["/api/v1/books"]["get"]
-    assert {p["name"] for p in books["parameters"]} == set(BooksQuery().fields)
+    assert {p["name"] for p in books["parameters"] if p["in"] == "query"} == set(BooksQuery().fields)
+    # HTTP caching (api/caching.py): the validator it accepts and the 304 it answers.
+    assert "If-None-Match" in books["description"]
+    assert "304" in books["responses"] and "ETag" in books["responses"]["200"]["headers"]
     sort = next(p for p in books["parameters"] if p["name"] == "sort")
     assert "-price" in sort["schema"]["enum"]
     assert books["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BookPage"}

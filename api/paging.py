@@ -1,0 +1,79 @@
+"""Keyset pages and their ``total``, for every listing.
+
+A page resumes after the cursor's (sort value, id): it walks an index, so a
+deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
+matching rows (default 1,000) or when the caller knows it from a summary;
+above the cap it is the planner's estimate and ``total_is_estimate`` is true.
+Counts (and whatever else ``remember`` is given) are kept per (data version,
+listing) in a bounded cache, so paging through a listing counts it once.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g
+
+from api import cursor
+from api.caching import BoundedCache
+from api.db import fetch_all, fetch_one
+
+COUNTS = "api.count_cache"
+
+
+def init_app(app) -> None:
+    app.config.setdefault("API_COUNT_CAP", 1_000)
+    app.config.setdefault("API_COUNT_CACHE_SIZE", 10_000)
+    app.extensions[COUNTS] = BoundedCache(app.config["API_COUNT_CACHE_SIZE"])
+
+
+def where_sql(conditions: list[str]) -> str:
+    return " AND ".join(conditions) or "true"
+
+
+def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...], descending: bool,
+         args: dict, limit: int, exact_total=None, select: str = "*") -> dict:
+    """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique),
+    as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
+    total without a scan (from a summary), or None to count."""
+    listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
+    page_where, page_params = list(where), list(params)
+    if "cursor" in args:
+        page_where.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
+        page_params += cursor.decode(args["cursor"], columns, listing)
+    direction = " DESC" if descending else ""
+    rows = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(page_where)}"
+                     f" ORDER BY {', '.join(c + direction for c in columns)} LIMIT %s", (*page_params, limit + 1))
+    items = rows[:limit]
+    total, estimated = (exact_total(), False) if exact_total else count(source, where, params)
+    return {"items": items, "total": total, "total_is_estimate": estimated,
+            "next_cursor": cursor.encode([items[-1][c] for c in columns], listing) if len(rows) > limit else None}
+
+
+def remember(key, compute):
+    """``compute()``, kept per (data version, ``key``) in the app's bounded cache; not kept for
+    views that declare no data version (api.caching.versioned)."""
+    versions = g.get("versions")
+    if not versions:
+        return compute()
+    cache = current_app.extensions[COUNTS]
+    if (known := cache.get((versions, key))) is None:
+        known = compute()
+        cache.put((versions, key), known)
+    return known
+
+
+def count(source: str, where: list[str], params: list) -> tuple[int, bool]:
+    """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above."""
+    return remember((source, tuple(where), json.dumps(params, default=str)), lambda: _count(source, where, params))
+
+
+def _count(source: str, where: list[str], params: list) -> tuple[int, bool]:
+    cap = current_app.config["API_COUNT_CAP"]
+    condition = where_sql(where)
+    n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT %s) capped",
+                  (*params, cap + 1))["n"]
+    if n <= cap:
+        return n, False
+    plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}", params)
+    return max(int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]), cap + 1), True
