@@ -6,7 +6,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR
 
 from marshmallow import Schema, fields, validate, validates_schema
 
-from api.schemas.common import CURSOR_PATTERN, CentBound, Decimal2, check_order, doc
+from api.schemas.common import CURSOR_PATTERN, CentBound, Decimal2, check_order, doc, page_schema
 from api.schemas.crawls import CrawlRunSchema
 from api.serialize import CompiledDump
 
@@ -64,13 +64,7 @@ class BookSchema(CompiledDump):
     last_run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
 
 
-class BookPageSchema(CompiledDump):
-    items = fields.List(fields.Nested(BookSchema), required=True)
-    next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
-    total = fields.Integer(required=True, metadata=doc(
-        "Books matching the filters, over all pages: exact up to 1,000, an estimate above (see total_is_estimate)."))
-    total_is_estimate = fields.Boolean(required=True, metadata=doc(
-        "true when total is the planner's estimate (more than 1,000 matches), false when it is exact."))
+BookPageSchema = page_schema("BookPageSchema", BookSchema, "Books")
 
 
 class HistoryEntrySchema(Schema):

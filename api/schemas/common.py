@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields
 
+from api.serialize import CompiledDump
+
 # PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text
 # parameter and body field is checked once, in api/operation.py, and documented with
 # TEXT_PATTERN (surrogates cannot be written in a JSON Schema pattern every engine accepts).
@@ -85,3 +87,17 @@ class ErrorSchema(Schema):
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata=doc("Per-field messages, for invalid input."))
+
+
+def page_schema(name: str, item_schema: type[Schema], noun: str) -> type[CompiledDump]:
+    """A keyset page of ``item_schema`` rows: items, next_cursor and the (capped) total."""
+    return CompiledDump.from_dict({
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "next_cursor": fields.String(allow_none=True,
+                                     metadata=doc("Pass as cursor for the next page; null on the last.")),
+        "total": fields.Integer(required=True, metadata=doc(
+            f"{noun} matching the filters, over all pages: exact up to 1,000, an estimate above"
+            " (see total_is_estimate).")),
+        "total_is_estimate": fields.Boolean(required=True, metadata=doc(
+            "true when total is the planner's estimate (more than 1,000 matches), false when it is exact.")),
+    }, name=name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc
+from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc, page_schema
 from api.serialize import CompiledDump
 
 DEFAULT_LIMIT = 100
@@ -72,10 +72,4 @@ class ObservationSchema(Schema):
     run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
 
 
-class ObservationPageSchema(CompiledDump):
-    items = fields.List(fields.Nested(ObservationSchema), required=True)
-    next_cursor = fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last."))
-    total = fields.Integer(required=True, metadata=doc(
-        "Observations matching the filters, over all pages: exact up to 1,000, an estimate above (see total_is_estimate)."))
-    total_is_estimate = fields.Boolean(required=True, metadata=doc(
-        "true when total is the planner's estimate (more than 1,000 matches), false when it is exact."))
+ObservationPageSchema = page_schema("ObservationPageSchema", ObservationSchema, "Observations")
