@@ -1,6 +1,11 @@
 """One psycopg2 pool per app, created on first use (after gunicorn forks), and
 one connection per request in ``flask.g``, handed back on teardown.
 
+A process may have more threads than connections (gunicorn.conf.py: threads
+also hold refused logins, api/limits.py): a request waits up to
+``API_DB_POOL_TIMEOUT`` seconds for a free connection, then gets a 503, where
+psycopg2's pool would raise at once.
+
 Sessions default to read-only REPEATABLE READ (set once per connection at
 startup): no code path can write, and a view's reads run in one transaction,
 so a list page and its count see the same snapshot. api/caching.py makes its
@@ -22,7 +27,7 @@ from psycopg2.pool import ThreadedConnectionPool
 from api import settings
 from migrations import DatabaseUnavailable
 
-_POOL = "api.db_pool"
+_POOL, _FREE = "api.db_pool", "api.db_pool_free"
 _pool_lock = threading.Lock()
 SESSION_DEFAULTS = "-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
 
@@ -41,13 +46,14 @@ def _pool(app) -> ThreadedConnectionPool:
             # psycopg2 closes returned connections beyond minconn, and opens minconn of them up
             # front: start with one, then keep every connection made, up to the maximum.
             pool.minconn = pool.maxconn
-            app.extensions[_POOL] = pool
+            app.extensions[_POOL], app.extensions[_FREE] = pool, threading.BoundedSemaphore(pool.maxconn)
         return app.extensions[_POOL]
 
 
 def close_pool(app) -> None:
     """Close every pooled connection (tests and scripts that make many apps)."""
     with _pool_lock:
+        app.extensions.pop(_FREE, None)
         if pool := app.extensions.pop(_POOL, None):
             pool.closeall()
 
@@ -70,10 +76,17 @@ def lookups_first() -> None:
 def get_db():
     """The request's connection: its reads share one transaction (unless ``lookups_first``)."""
     if "db" not in g:
+        app = current_app._get_current_object()
+        pool, free, conn = _pool(app), app.extensions[_FREE], None
+        if not free.acquire(timeout=app.config["DB_POOL_TIMEOUT"]):
+            raise DatabaseUnavailable(f"all {pool.maxconn} database connections of this process stayed busy")
         try:
-            conn = _pool(current_app._get_current_object()).getconn()
+            conn = pool.getconn()
         except psycopg2.OperationalError as exc:
             raise DatabaseUnavailable(" ".join(str(exc).split())) from exc
+        finally:
+            if conn is None:
+                free.release()
         conn.autocommit = bool(g.get("db_autocommit"))
         g.db = conn
     return g.db
@@ -96,7 +109,10 @@ def _return_connection(_exc) -> None:
             conn.rollback()  # end the read transaction
         except psycopg2.Error:
             broken = True  # server went away mid-request: do not pool a dead connection
-    current_app.extensions[_POOL].putconn(conn, close=broken)
+    try:
+        current_app.extensions[_POOL].putconn(conn, close=broken)
+    finally:
+        current_app.extensions[_FREE].release()
 
 
 def fetch_all(statement: str, params=()) -> list[dict]:

@@ -14,11 +14,17 @@ every process and dyno), else in each process's memory (each gunicorn worker
 counts on its own). If Redis fails, counting goes on in memory until it is back.
 
 Two guards keep a flood from starving the read endpoints (bench/login_flood.py):
-one password is checked at a time per machine and database (``hashing_slot``),
-so scrypt never takes more than one core; and logins that would be refused
-anyway (an address flask-limiter refused, until its window frees a slot; any
-login while the slot is taken) are answered 429 by a WSGI middleware without
-entering Flask (flask-limiter's own check costs about 4 ms, a read about 7 ms).
+
+- one password is checked at a time per machine and database (``hashing_slot``),
+  so scrypt never takes more than one core;
+- a refused login is answered late, not fast (a tarpit): once flask-limiter has
+  refused an address, a WSGI middleware answers its further logins without
+  entering Flask, after holding each for up to ``LOGIN_HOLD_SECONDS``; a login
+  finding the hashing slot taken waits for it as long. A flooding client that
+  waits for its answers then sends a few requests a second instead of thousands,
+  and a held request only sleeps on a thread. At most ``LOGIN_HOLD_THREADS``
+  requests per process are held (gunicorn.conf.py gives the workers more threads
+  than that); beyond, they are answered at once, as before the hold.
 
 The client address is the TCP peer, or with ``TRUSTED_PROXIES=N`` the address
 the N-th proxy from us saw (werkzeug's ProxyFix): Heroku's router is one proxy
@@ -57,7 +63,8 @@ def init_app(app: Flask) -> None:
     config = app.config
     # Processes on this machine serving the same database share the slot (a dyno's gunicorn workers).
     digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
-    guard = LoginGuard(app.wsgi_app, Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock")
+    guard = LoginGuard(app.wsgi_app, Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock",
+                       config["LOGIN_HOLD_SECONDS"], config["LOGIN_HOLD_THREADS"])
     app.wsgi_app = app.extensions[_GUARD] = guard
     if config["TRUSTED_PROXIES"]:  # outside: the middleware sees the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"], x_proto=0, x_host=0)
@@ -86,34 +93,31 @@ def _username() -> str:
 
 @contextmanager
 def hashing_slot():
-    """Hold the machine's one password-checking slot, or 429 at once: a login never waits for it."""
+    """Hold the machine's one password-checking slot while the body runs, or 429."""
     guard = current_app.extensions[_GUARD]
-    busy = ApiError(429, BUSY, headers={"Retry-After": "1"})
-    if not guard.lock.acquire(blocking=False):
-        raise busy
+    slot = guard.take_slot()
+    if slot is None:
+        raise ApiError(429, BUSY, headers={"Retry-After": "1"})
     try:
-        with open(guard.slot, "a") as slot:
-            try:
-                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise busy from None
-            yield  # closing the file releases the flock
+        yield
     finally:
+        slot.close()  # releases the flock
         guard.lock.release()
 
 
 class LoginGuard:
-    """WSGI middleware answering logins that would be refused anyway, in the error shape,
-    without entering Flask: from an address flask-limiter refused, until the window frees
-    a slot (a moving window cannot free one earlier), and while a password is being checked."""
+    """WSGI middleware answering logins from an address flask-limiter refused, in the error
+    shape, without entering Flask, until the window frees a slot (a moving window cannot
+    free one earlier); and the machine's password-checking slot. Both hold requests."""
 
     MAX_ADDRESSES = 10_000
 
-    def __init__(self, wsgi_app, slot: Path):
+    def __init__(self, wsgi_app, slot: Path, hold_seconds: float, hold_threads: int):
         self.wsgi_app, self.slot, self.lock = wsgi_app, slot, threading.Lock()
+        self.hold_seconds = hold_seconds
+        self.holds = threading.BoundedSemaphore(hold_threads) if hold_threads > 0 else None
         self.until: dict[str, float] = {}
         self.refused = json.dumps(error_body(429, ADDRESS_BREACHED)).encode()
-        self.busy = json.dumps(error_body(429, BUSY)).encode()
 
     def refuse(self, address: str | None, until: float) -> None:
         if len(self.until) >= self.MAX_ADDRESSES:
@@ -122,29 +126,49 @@ class LoginGuard:
         if address:
             self.until[address] = until
 
-    def slot_taken(self) -> bool:
-        if self.lock.locked():
-            return True
-        with open(self.slot, "a") as slot:
-            try:
-                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-        return False
+    @contextmanager
+    def hold(self):
+        """The seconds this request may be held: ``hold_seconds`` on a free hold thread, else 0."""
+        if self.holds is None or not self.holds.acquire(blocking=False):
+            yield 0.0
+            return
+        try:
+            yield self.hold_seconds
+        finally:
+            self.holds.release()
+
+    def take_slot(self):
+        """The password-checking slot (this process's lock, then the machine's flock on an open
+        file, which the caller closes), waiting for it while held; None if it stayed taken."""
+        with self.hold() as seconds:
+            deadline = time.monotonic() + seconds
+            if not self.lock.acquire(timeout=seconds):  # 0: try once
+                return None
+            slot = open(self.slot, "a")
+            while True:
+                try:
+                    fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return slot
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        slot.close()
+                        self.lock.release()
+                        return None
+                    time.sleep(0.01)  # another process hashes for ~0.2 s: flock has no timeout
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == LOGIN_PATH and environ.get("REQUEST_METHOD") == "POST":
             address = environ.get("REMOTE_ADDR")
-            wait = self.until.get(address, 0) - time.time()
-            if wait > 0:
-                return self._answer(start_response, self.refused, math.ceil(wait))
+            until = self.until.get(address, 0)
+            if until > time.time():
+                with self.hold() as seconds:
+                    time.sleep(min(until - time.time(), seconds))
+                return self._answer(start_response, max(1, math.ceil(until - time.time())))
             self.until.pop(address, None)
-            if self.slot_taken():
-                return self._answer(start_response, self.busy, 1)
         return self.wsgi_app(environ, start_response)
 
-    @staticmethod
-    def _answer(start_response, body: bytes, retry_after: int):
+    def _answer(self, start_response, retry_after: int):
         start_response("429 TOO MANY REQUESTS", [("Content-Type", "application/json"),
-                                                 ("Content-Length", str(len(body))), ("Retry-After", str(retry_after))])
-        return [body]
+                                                 ("Content-Length", str(len(self.refused))),
+                                                 ("Retry-After", str(retry_after))])
+        return [self.refused]

@@ -35,7 +35,9 @@ def from_environment() -> dict:
         "DATABASE_URL": env.get("API_DATABASE_URL") or env.get("DATABASE_URL"),
         # The CLI writes users: the owner's URL, not the read-only one the API may run under.
         "ADMIN_DATABASE_URL": env.get("DATABASE_URL"),
-        "DB_POOL_MAX": int(env.get("API_DB_POOL_MAX", "10")),
+        # Per process; more threads than connections wait up to API_DB_POOL_TIMEOUT seconds (api/db.py).
+        "DB_POOL_MAX": int(env.get("API_DB_POOL_MAX", "4")),
+        "DB_POOL_TIMEOUT": float(env.get("API_DB_POOL_TIMEOUT", "10")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_REFRESH_TOKEN_EXPIRES", "2592000"))),
@@ -44,6 +46,10 @@ def from_environment() -> dict:
         # api/limits.py: limits in flask-limiter's notation, "10 per minute; 100 per hour".
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
         "LOGIN_USER_RATE_LIMIT": env.get("LOGIN_USER_RATE_LIMIT", "5 per minute; 30 per hour"),
+        # api/limits.py: refused logins are answered after this long, on at most this many threads
+        # per process (gunicorn.conf.py's GUNICORN_THREADS leaves room for the reads).
+        "LOGIN_HOLD_SECONDS": float(env.get("LOGIN_HOLD_SECONDS", "1")),
+        "LOGIN_HOLD_THREADS": int(env.get("LOGIN_HOLD_THREADS", "16")),
         # Shared between processes and dynos when Redis is there (Heroku Redis sets REDIS_URL).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),

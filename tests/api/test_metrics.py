@@ -73,7 +73,7 @@ def scrape(client) -> dict:
     return samples(response.get_data(as_text=True))
 
 
-def test_request_series_count_each_request_by_route_and_status(client, auth, catalogue):
+def test_request_series_count_each_request_by_route_and_status(app, client, auth, catalogue):
     before = scrape(client)
     for _ in range(3):
         assert client.get("/api/v1/books?limit=2", headers=auth).status_code == 200
@@ -99,7 +99,7 @@ def test_request_series_count_each_request_by_route_and_status(client, auth, cat
     assert delta("api_requests_total", method="GET", route="/metrics", status="200") == 1  # the first scrape
     assert delta("api_request_duration_seconds_count", method="GET", route="/api/v1/ml/training-data",
                  status="200") == 1
-    assert value(after, "api_db_pool_max_connections") >= 10
+    assert value(after, "api_db_pool_max_connections") == app.config["DB_POOL_MAX"]
     assert value(after, "api_db_pool_connections", state="in_use") >= 1  # the scrape's own connection
     assert value(after, "api_database_up") == 1
 
@@ -160,7 +160,7 @@ def test_counts_add_up_over_gunicorn_workers(db_url, catalogue, auth, tmp_path):
     a worker that dies keeps its requests counted and drops its pool gauges (child_exit)."""
     metrics_dir, log = tmp_path / "prometheus", tmp_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": db_url, "JWT_SECRET_KEY": SECRET, "METRICS_TOKEN": TOKEN,
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "API_DB_POOL_MAX": "10"}
     with open(log, "w") as out:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
                                    "--threads", "1", "--bind", "127.0.0.1:0", "api:create_app()"],
