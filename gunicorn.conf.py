@@ -3,8 +3,8 @@
 Threaded workers (gthread): a login's scrypt hash (~170 ms, run outside the GIL)
 or a slow query holds one thread, not the whole worker, so reads keep flowing
 next to it; the login rate limits (api/limits.py) keep floods from hashing at all.
-WEB_CONCURRENCY processes x GUNICORN_THREADS threads (24). Up to
-LOGIN_HOLD_THREADS (16) of them may sleep on refused logins (api/limits.py);
+WEB_CONCURRENCY processes x GUNICORN_THREADS threads (48). Up to
+LOGIN_HOLD_THREADS (40) of them may sleep on refused logins (api/limits.py);
 requests use at most API_DB_POOL_MAX (4) connections per process at once, the
 others wait for one (api/db.py). A sleeping thread costs memory, not CPU.
 
@@ -26,7 +26,7 @@ import tempfile
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "24"))
+threads = int(os.environ.get("GUNICORN_THREADS", "48"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))  # Heroku's router gives up at 30 s
 graceful_timeout = 25  # Heroku sends SIGKILL 30 s after SIGTERM
 keepalive = 5

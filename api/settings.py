@@ -49,7 +49,7 @@ def from_environment() -> dict:
         # api/limits.py: refused logins are answered after this long, on at most this many threads
         # per process (gunicorn.conf.py's GUNICORN_THREADS leaves room for the reads).
         "LOGIN_HOLD_SECONDS": float(env.get("LOGIN_HOLD_SECONDS", "1")),
-        "LOGIN_HOLD_THREADS": int(env.get("LOGIN_HOLD_THREADS", "16")),
+        "LOGIN_HOLD_THREADS": int(env.get("LOGIN_HOLD_THREADS", "40")),
         # Shared between processes and dynos when Redis is there (Heroku Redis sets REDIS_URL).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),

@@ -13,7 +13,7 @@ one reader sends GET /api/v1/books?limit=20 back to back on a kept-alive connect
 process posting wrong passwords as fast as answers come. Prints p50/p99 of both
 phases, their ratio, and what the flood got (401: a password was hashed; 429: refused
 first; refused logins are held LOGIN_HOLD_SECONDS on up to LOGIN_HOLD_THREADS threads
-per worker, so --flooders above 2 x 16 shows the flood that gets past the hold).
+per worker, so --flooders above 2 x 40 shows the flood that gets past the hold).
 """
 
 from __future__ import annotations
