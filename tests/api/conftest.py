@@ -1,6 +1,5 @@
 """API fixtures: one catalogue of 1000 books loaded by the pipelines' SQL and kept
-across tests until a test empties the database (through ``db``), an app on the
-test database, and tokens."""
+across tests until a test changes its tables, an app on the test database, and tokens."""
 
 from __future__ import annotations
 
@@ -38,19 +37,23 @@ class Catalogue:
         return {i: b for i, b in self.books.items() if i not in self.removed}
 
 
-@pytest.fixture
-def db(db):
-    """The shared ``db`` fixture empties every table: the catalogue must be reloaded after it."""
-    _catalogue.clear()
-    yield db
+def _fingerprint(conn) -> list[tuple]:
+    """Row count and newest row version of the catalogue's tables: any insert, update, delete or
+    truncation changes it, whichever test (or crawl) did it, in whatever order the tests run."""
+    with conn.cursor() as cur:
+        cur.execute(" UNION ALL ".join(f"SELECT count(*), max(xmin::text::bigint) FROM {table}"
+                                       for table in ("crawl_runs", "categories", "books", "book_history")))
+        rows = cur.fetchall()
+    conn.commit()
+    return rows
 
 
 @pytest.fixture
 def catalogue(db_url) -> Catalogue:
     """1000 generated books crawled twice: the second run changes the price and stock
     of every 20th book and no longer sees every 25th (so those are removed)."""
-    if not _catalogue:
-        conn = migrations.connect(db_url)
+    conn = migrations.connect(db_url)
+    if not _catalogue or _fingerprint(conn) != _catalogue["fingerprint"]:
         with conn, conn.cursor() as cur:  # the crawl's tables only: users made by fixtures stay
             cur.execute("TRUNCATE crawl_runs, categories, books, book_history, rejects, staging.books"
                         " RESTART IDENTITY CASCADE")
@@ -64,8 +67,9 @@ def catalogue(db_url) -> Catalogue:
                                        availability=(b.availability + 3) % 23) if b.id in changed else b
                    for b in books]
         second = load_books(conn, [b for b in current if b.id not in removed])
-        conn.close()
         _catalogue["value"] = Catalogue({b.id: b for b in current}, removed, changed - removed, [first, second])
+        _catalogue["fingerprint"] = _fingerprint(conn)
+    conn.close()
     return _catalogue["value"]
 
 

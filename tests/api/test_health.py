@@ -4,6 +4,7 @@ error shape when the database is down."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from flask_jwt_extended import create_access_token
@@ -11,7 +12,9 @@ from flask_jwt_extended import create_access_token
 from api.db import close_pool
 from tests.helpers import assert_error, make_app
 
-DOWN = "postgresql://api@127.0.0.1:1/nowhere"  # nothing listens on port 1
+# Nothing listens on port 1. A name of its own: api/limits.py gives each database URL one login slot
+# per machine, which a login to the same URL in another process (xdist worker, suite) would hold.
+DOWN = f"postgresql://api@127.0.0.1:1/nowhere_{uuid.uuid4().hex[:8]}"
 SECRET_ARGUMENT = "http://10.1.2.3/internal-mirror/"
 
 

@@ -140,13 +140,15 @@ def test_a_crawl_of_a_dead_site_is_recorded_failed_with_its_reason(db, db_url, t
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with worker(db_url, tmp_path, CRAWL_SCHEDULE_BOOKS=once_at(4),
-                CRAWL_ARGS_BOOKS=f"start_url=http://127.0.0.1:{port}/index.html") as (process, log):
+                CRAWL_ARGS_BOOKS=f"start_url=http://127.0.0.1:{port}/index.html",
+                SCRAPY_SETTINGS_MODULE="tests.crawler.fast_retries") as (process, log):
         [record] = wait_for(lambda: [r for r in scheduled(db) if r["outcome"] != "running"], 90, process, log=log)
         assert stop(process) == 0
     run = run_row(db, record["run_id"])
     assert (record["outcome"], record["exit_code"], run["status"]) == ("failed", 1, "failed")
     assert record["detail"] == f"crawl run {run['id']} failed ({run['finish_reason']})"
     assert "the site declared nothing" in run["finish_reason"] and "Connection refused" in run["finish_reason"]
+    assert run["stats"]["retry/count"] == 6  # robots.txt and the start page, 3 retries each
     assert "Crawl of books failed (exit code 1)" in log.read_text()
 
 
