@@ -3,7 +3,7 @@ database (the 1000-book catalogue, a few Vitibrasil figures), with a valid token
 no 5xx, every status and body as documented, and what the document calls invalid is refused.
 
 Bounded for the suite (FUZZ_EXAMPLES per operation and mode, default 40). A long run, e.g.
-``FUZZ_EXAMPLES=1500 pytest -s tests/api/test_fuzz.py`` (about 21,000 requests), is in docs/api.md.
+``FUZZ_EXAMPLES=1500 pytest -n 0 -s tests/api/test_fuzz.py`` (about 33,000 requests), is in docs/api.md.
 """
 
 from __future__ import annotations
