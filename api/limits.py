@@ -162,7 +162,7 @@ class LoginGuard:
             until = self.until.get(address, 0)
             if until > time.time():
                 with self.hold() as seconds:
-                    time.sleep(min(until - time.time(), seconds))
+                    time.sleep(max(0.0, min(until - time.time(), seconds)))
                 return self._answer(start_response, max(1, math.ceil(until - time.time())))
             self.until.pop(address, None)
         return self.wsgi_app(environ, start_response)
