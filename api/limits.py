@@ -101,8 +101,7 @@ def hashing_slot():
     try:
         yield
     finally:
-        slot.close()  # releases the flock
-        guard.lock.release()
+        guard.release_slot(slot)
 
 
 class LoginGuard:
@@ -139,7 +138,7 @@ class LoginGuard:
 
     def take_slot(self):
         """The password-checking slot (this process's lock, then the machine's flock on an open
-        file, which the caller closes), waiting for it while held; None if it stayed taken."""
+        file, given back with ``release_slot``), waiting for it while held; None if it stayed taken."""
         with self.hold() as seconds:
             deadline = time.monotonic() + seconds
             if not self.lock.acquire(timeout=seconds):  # 0: try once
@@ -151,10 +150,13 @@ class LoginGuard:
                     return slot
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        slot.close()
-                        self.lock.release()
+                        self.release_slot(slot)
                         return None
                     time.sleep(0.01)  # another process hashes for ~0.2 s: flock has no timeout
+
+    def release_slot(self, slot) -> None:
+        slot.close()  # releases the flock, if taken
+        self.lock.release()
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == LOGIN_PATH and environ.get("REQUEST_METHOD") == "POST":
