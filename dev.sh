@@ -5,15 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# venv FILE: the project venv with FILE's requirements (requirements.txt: what the dynos run;
+# requirements-dev.txt: that plus the test and benchmark tools).
 venv() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  # Reinstall only when requirements.txt changed since the last install.
-  if ! cmp -s requirements.txt .venv/.requirements.txt; then
+  # Reinstall only when the requirement files changed since the last install of FILE.
+  local stamp=".venv/.${1}"
+  if ! cat requirements*.txt | cmp -s - "$stamp"; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -r requirements.txt
-    cp requirements.txt .venv/.requirements.txt
+    .venv/bin/python -m pip install --quiet -r "$1"
+    cat requirements*.txt > "$stamp"
   fi
   # shellcheck disable=SC1091
   source .venv/bin/activate
@@ -21,7 +24,7 @@ venv() {
 
 case "${1:-}" in
   run)
-    venv
+    venv requirements.txt
     python -m migrations
     scrapy crawl books "${@:2}"
     mkdir -p .data
@@ -34,7 +37,7 @@ case "${1:-}" in
     exec flask --app api run --port "${PORT:-5000}"
     ;;
   test)
-    venv
+    venv requirements-dev.txt
     exec python -m pytest "${@:2}"
     ;;
   *)
