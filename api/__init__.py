@@ -16,24 +16,18 @@ from api import (auth, books, brief, caching, categories, crawls, db, docs, erro
                  request_log, settings, stats, tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
-              docs.bp, docs.assets)
+              docs.bp, docs.assets, metrics.bp)
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
-    request_log.init_app(app)  # first: its before_request runs before any other
     app.config.from_mapping(settings.from_environment())
     app.config.update(config or {})
     settings.check_secret(app.config)
     app.json.sort_keys = False  # keep the schemas' field order
-    db.init_app(app)
-    errors.init_app(app)
-    tokens.init_app(app)
-    users.init_app(app)
-    metrics.init_app(app)
-    paging.init_app(app)
+    # No module here relies on another's hooks: a request's path is api/operation.py.
+    for module in (request_log, db, errors, tokens, users, paging, caching, limits):
+        module.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    limits.init_app(app)
-    caching.init_app(app)  # last: a 304 or a replayed answer skips the before_request hooks after it
     return app

@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from api import paging
-from api.caching import versioned
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
@@ -92,8 +91,7 @@ def _summary_total(args: dict):
 
 
 @bp.get("")
-@versioned("books")
-@operation("List books", query=BooksQuery, response=BookPageSchema)
+@operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
 def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
     (same filters and sort) until it is null to visit each matching book exactly once.
@@ -116,8 +114,7 @@ def book_page(args: dict) -> dict:
 
 
 @bp.get(f"/{BOOK_ID}")
-@versioned("books")
-@operation("Get a book", response=BookSchema)
+@operation("Get a book", response=BookSchema, versions=("books",))
 def get_book(book_id):
     """Every column of the book, removed or not, with its category."""
     book = fetch_one("SELECT * FROM api.books WHERE id = %s", (book_id,))
@@ -127,8 +124,7 @@ def get_book(book_id):
 
 
 @bp.get(f"/{BOOK_ID}/history")
-@versioned("books")
-@operation("Price, stock and rating history of a book", response=BookHistorySchema)
+@operation("Price, stock and rating history of a book", response=BookHistorySchema, versions=("books",))
 def book_history(book_id):
     """One entry per version, oldest first; the current one has valid_to null."""
     rows = fetch_all(

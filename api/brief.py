@@ -17,7 +17,6 @@ import functools
 from flask import Blueprint
 
 from api import books, stats
-from api.caching import versioned
 from api.operation import operation
 from api.schemas.books import BookPageSchema, BooksQuery
 from api.schemas.brief import PriceRangeQuery, SearchQuery, TopRatedQuery
@@ -28,8 +27,7 @@ LISTING = BooksQuery().load({})  # the long form's defaults: listed books only, 
 
 
 @bp.get("/books/search")
-@versioned("books")
-@operation("Search books by title and category", query=SearchQuery, response=BookPageSchema)
+@operation("Search books by title and category", query=SearchQuery, response=BookPageSchema, versions=("books",))
 def search(args):
     """The brief's name for `GET /api/v1/books?q=…&category=…`: `title` is a case-insensitive
     substring of the title, `category` a name (any case) or slug; both optional, combinable."""
@@ -37,8 +35,7 @@ def search(args):
 
 
 @bp.get("/books/top-rated")
-@versioned("books")
-@operation("Top-rated books", query=TopRatedQuery, response=BookPageSchema)
+@operation("Top-rated books", query=TopRatedQuery, response=BookPageSchema, versions=("books",))
 def top_rated(args):
     """The brief's name for `GET /api/v1/books?sort=-rating`: highest rating first,
     ties by id (descending, like the sort); `limit` at a time, then `cursor`."""
@@ -46,8 +43,7 @@ def top_rated(args):
 
 
 @bp.get("/books/price-range")
-@versioned("books")
-@operation("Books in a price range", query=PriceRangeQuery, response=BookPageSchema)
+@operation("Books in a price range", query=PriceRangeQuery, response=BookPageSchema, versions=("books",))
 def price_range(args):
     """The brief's name for `GET /api/v1/books?min_price=…&max_price=…`: prices incl. tax
     between `min` and `max`, both inclusive, in the listing's order (by id)."""

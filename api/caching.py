@@ -1,14 +1,11 @@
-"""HTTP caching keyed on the data version (docs/api.md "Caching").
+"""HTTP caching keyed on the data version (docs/api.md "Caching"), used by api/operation.py.
 
-A view marked ``@versioned("books")`` declares which data versions
-(``api.data_versions``: books, vitibrasil, runs) its answer depends on. Before
-such a GET runs, the token is verified, the versions are read (one small
-query), and the strong ETag is derived from them and the canonical request.
-The view then reads in a snapshot taken after that query, so an answer is
-never older than the version it is filed under. A matching
-``If-None-Match`` gets a 304 and a body cached for that ETag is replayed: both
-without touching the data. A merge that changes data moves the version, hence
-every ETag and cache key, on every worker and dyno at once.
+An operation declaring ``versions=("books",)`` depends only on those data
+versions (``api.data_versions``: books, vitibrasil, runs). Its strong ETag is
+derived from them, the API's code and the canonical request. A matching
+``If-None-Match`` gets a 304, and an answer kept for that ETag is replayed:
+both without touching the data. A merge that changes data moves the version,
+hence every ETag and cache key, on every worker and dyno at once.
 """
 
 from __future__ import annotations
@@ -18,10 +15,8 @@ import threading
 from pathlib import Path
 
 from cachetools import LRUCache
-from flask import Response, current_app, g, request
-from flask_jwt_extended import verify_jwt_in_request
+from flask import Response, current_app, request
 
-from api import db
 from api.db import fetch_all
 
 RESPONSES = "api.response_cache"
@@ -38,16 +33,6 @@ def _code_digest() -> str:
 
 
 CODE_DIGEST = _code_digest()
-
-
-def versioned(*scopes: str):
-    """Mark a view whose answer changes only with the data versions of ``scopes``."""
-
-    def mark(view):
-        view.data_scopes = scopes
-        return view
-
-    return mark
 
 
 class BoundedCache:
@@ -79,81 +64,38 @@ class BoundedCache:
 
 
 def init_app(app) -> None:
-    """Register last in create_app: a 304 or a replayed body ends the request early."""
     app.config.setdefault("API_RESPONSE_CACHE_BYTES", 32 * 2**20)
     app.extensions[RESPONSES] = BoundedCache(app.config["API_RESPONSE_CACHE_BYTES"],
                                              getsizeof=lambda entry: len(entry[0]) + 200)
-    app.before_request(_before)
-    app.after_request(_after)
 
 
 def data_versions(scopes) -> tuple:
-    """((scope, version), ...) of ``scopes``, read once per request (0: never moved, or emptied)."""
-    if "data_versions" not in g:
-        g.data_versions = {row["scope"]: row["version"] for row in fetch_all(
-            "SELECT scope, version FROM api.data_versions")}
-    return tuple((scope, g.data_versions.get(scope, 0)) for scope in scopes)
+    """((scope, version), ...) of ``scopes`` (0: never moved, or emptied), in one small query."""
+    known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}
+    return tuple((scope, known.get(scope, 0)) for scope in scopes)
 
 
-def _etag(versions: tuple) -> str:
+def etag(versions: tuple) -> str:
     query = sorted(request.args.items(multi=True))
     text = repr((CODE_DIGEST, versions, request.path, query))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _before():
-    if request.method not in ("GET", "HEAD"):
-        return None
-    view = current_app.view_functions.get(request.endpoint)
-    scopes = getattr(view, "data_scopes", None)
-    if not scopes:
-        return None
-    db.lookups_first()  # two lookups, no transaction: all a 304 or a replay costs
-    auth = getattr(getattr(view, "operation", None), "auth", "access")
-    if auth:  # no 304 and no cached body without a valid token
-        verify_jwt_in_request(optional=auth == "optional")
-        g.access_token_verified = auth == "access"  # api/operation.py need not verify it again
-    g.versions = data_versions(scopes)
-    g.etag = _etag(g.versions)
-    if request.if_none_match.contains_weak(g.etag):
-        return Response(status=304)
-    cached = current_app.extensions[RESPONSES].get(g.etag)
-    if cached is not None:
-        body, headers = cached
-        g.replayed = True
-        return Response(body, status=200, headers=headers)
-    # The view runs in a snapshot taken after the version was read: its answer is at least that recent.
-    db.snapshot()
-    return None
+def replay(tag: str) -> Response | None:
+    """The answer kept for ``tag``, if any."""
+    kept = current_app.extensions[RESPONSES].get(tag)
+    return None if kept is None else Response(kept[0], status=200, headers=kept[1])
 
 
-def _after(response: Response) -> Response:
-    etag = g.get("etag")
-    if etag is None or response.status_code not in (200, 304):
-        return response
-    response.set_etag(etag)
+def mark(response: Response, tag: str, versions: tuple) -> Response:
+    response.set_etag(tag)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.headers["X-Data-Version"] = ",".join(f"{scope}={version}" for scope, version in g.versions)
-    if response.status_code == 200 and not response.is_streamed and not g.get("replayed"):
-        headers = [(name, response.headers[name]) for name in REPLAYED_HEADERS if name in response.headers]
-        current_app.extensions[RESPONSES].put(etag, (response.get_data(), headers))
+    response.headers["X-Data-Version"] = ",".join(f"{scope}={version}" for scope, version in versions)
     return response
 
 
-def describe(operations: dict, view) -> None:
-    """Add what this module answers to the OpenAPI operations of ``view`` (api/openapi.py)."""
-    if not getattr(view, "data_scopes", None):
-        return
-    for operation in operations.values():
-        # If-None-Match is described, not declared as a parameter: any string is accepted (a fuzzer
-        # cannot make an invalid one), and the alias tests compare parameters with the brief's.
-        operation["description"] += ("\n\nSend the `ETag` of an earlier answer as `If-None-Match`: 304, no body,"
-                                     " while the data it came from is unchanged (token still checked).")
-        operation["responses"]["200"]["headers"] = {
-            "ETag": {"description": "Strong validator of this answer (data version and request).",
-                     "schema": {"type": "string"}},
-            "Cache-Control": {"description": "private, no-cache: revalidate with If-None-Match.",
-                              "schema": {"type": "string"}},
-            "X-Data-Version": {"description": "The data versions this answer reflects, e.g. books=42.",
-                               "schema": {"type": "string"}}}
-        operation["responses"]["304"] = {"description": "Not modified: the If-None-Match ETag is current."}
+def keep(tag: str, response: Response) -> None:
+    """Keep a whole answer for a replay (a streamed one is not kept)."""
+    if not response.is_streamed:
+        headers = [(name, response.headers[name]) for name in REPLAYED_HEADERS if name in response.headers]
+        current_app.extensions[RESPONSES].put(tag, (response.get_data(), headers))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from api.caching import versioned
 from api.db import fetch_all
 from api.operation import operation
 from api.schemas.crawls import CrawlListSchema, CrawlsQuery
@@ -17,8 +16,7 @@ BOOKS_SPIDER = "books"  # the spider whose runs fill books (crawl_runs.spider)
 
 
 @bp.get("")
-@versioned("runs")
-@operation("List crawl runs", query=CrawlsQuery, response=CrawlListSchema)
+@operation("List crawl runs", query=CrawlsQuery, response=CrawlListSchema, versions=("runs",))
 def list_crawls(args):
     """Newest first, optionally of one spider or with one status."""
     where, params = ["true"], []

@@ -8,10 +8,10 @@ psycopg2's pool would raise at once.
 
 Sessions default to read-only REPEATABLE READ (set once per connection at
 startup): no code path can write, and a view's reads run in one transaction,
-so a list page and its count see the same snapshot. api/caching.py makes its
-token and data-version lookups before that transaction, in autocommit, so an
-answer served from its cache costs two statements and no BEGIN/ROLLBACK; the
-view's snapshot is then taken after the version was read, never before it.
+so a list page and its count see the same snapshot. The token's user and the
+data version are read before that transaction, in autocommit, so an answer
+served from the cache costs two statements and no BEGIN/ROLLBACK; the view's
+snapshot (api/operation.py) is then taken after the version was read.
 """
 
 from __future__ import annotations
@@ -67,14 +67,8 @@ def pool_usage(app) -> dict | None:
     return {"in_use": len(pool._used), "idle": len(pool._pool), "max": pool.maxconn}
 
 
-def lookups_first() -> None:
-    """The request's first statements (api/caching.py: the token's user, the data version) each
-    see the latest commit, in autocommit, until ``snapshot()``. Nothing connects before one runs."""
-    g.db_autocommit = True
-
-
 def get_db():
-    """The request's connection: its reads share one transaction (unless ``lookups_first``)."""
+    """The request's connection: in autocommit until ``snapshot()``, then in one transaction."""
     if "db" not in g:
         app = current_app._get_current_object()
         pool, free, conn = _pool(app), app.extensions[_FREE], None
@@ -87,16 +81,22 @@ def get_db():
         finally:
             if conn is None:
                 free.release()
-        conn.autocommit = bool(g.get("db_autocommit"))
+        conn.autocommit = "db_snapshot" not in g
         g.db = conn
     return g.db
 
 
-def snapshot() -> None:
-    """From here on the request's reads share one read-only REPEATABLE READ transaction."""
-    g.db_autocommit = False
+def snapshot(versions: tuple = ()) -> None:
+    """From here on the request's reads share one read-only REPEATABLE READ transaction, whose
+    answers are those of the data ``versions`` ((scope, version), ...) read before it."""
+    g.db_snapshot = versions
     if "db" in g and g.db.autocommit:
         g.db.autocommit = False
+
+
+def snapshot_versions() -> tuple:
+    """The data versions the request's snapshot reflects; () when it declared none."""
+    return g.get("db_snapshot", ())
 
 
 def _return_connection(_exc) -> None:

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 
 import psycopg2
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
@@ -62,34 +61,14 @@ LAST_RUNS = f"""
 """
 
 
-def init_app(app) -> None:
-    app.before_request(_start)
-    app.after_request(_count)
-    app.register_blueprint(bp)
+def observe(method: str, route: str | None, status: int, seconds: float) -> None:
+    """One answered request (api/request_log.py times it)."""
+    labels = (method if method in METHODS else "other", route or "<unmatched>", str(status))
+    REQUESTS.labels(*labels).inc()
+    LATENCY.labels(*labels).observe(seconds)
 
 
-def _start() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-def _count(response):
-    started = g.get("metrics_started", time.perf_counter())
-    labels = (request.method if request.method in METHODS else "other",
-              request.url_rule.rule if request.url_rule else "<unmatched>", str(response.status_code))
-    _sample_pool(current_app)
-
-    def observe() -> None:
-        REQUESTS.labels(*labels).inc()
-        LATENCY.labels(*labels).observe(time.perf_counter() - started)
-
-    if response.is_streamed:  # counted when the server closes it, so the whole body is timed
-        response.call_on_close(observe)
-    else:
-        observe()
-    return response
-
-
-def _sample_pool(app) -> None:
+def sample_pool(app) -> None:
     if usage := pool_usage(app):
         POOL.labels("in_use").set(usage["in_use"])
         POOL.labels("idle").set(usage["idle"])
@@ -106,7 +85,7 @@ def metrics():
         raise ApiError(401, "missing or wrong metrics token", code="invalid_token",
                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     crawls = _Families(crawl_families())
-    _sample_pool(current_app)  # this scrape's connection included
+    sample_pool(current_app)  # this scrape's connection included
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)

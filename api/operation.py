@@ -1,8 +1,13 @@
-"""``@operation``: what an endpoint takes and returns, declared once.
+"""``@operation``: an endpoint's request pipeline, declared once.
 
-It checks the token, parses the query string and body with marshmallow,
-dumps the view's result with the response schema, and leaves the declaration
-on the view for the OpenAPI document.
+    @bp.get("")
+    @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
+    def list_books(args): ...
+
+``handle`` below is the whole path of a request to an operation, in order:
+authentication, data version and ETag (a 304 or a cached answer), snapshot,
+argument parsing, the view, the dump, caching. The declaration stays on the
+view for the OpenAPI document (api/openapi.py).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import functools
 import inspect
 from dataclasses import dataclass, field
 
-from flask import Response, g, jsonify, request
+from flask import Response, jsonify, request
 from flask_jwt_extended import verify_jwt_in_request
 from marshmallow import Schema, ValidationError
 
+from api import caching, db
 from api.errors import ApiError
 from api.schemas.common import UNSTORABLE, NoQuery, storable
 
@@ -29,27 +35,46 @@ class Operation:
     auth: str | None  # "access", "refresh", "optional" (public, more with a valid token) or None (public)
     errors: tuple[int, ...]  # statuses beyond those implied (400 always, 401 with auth, 404 with path ids)
     content: dict = field(default_factory=dict)  # extra media types of the 200 answer
+    versions: tuple[str, ...] = ()  # the data versions (api.data_versions) the answer depends on, nothing else
 
 
 def operation(summary: str, *, response: type[Schema] | None = None, query: type[Schema] = NoQuery,
               body: type[Schema] | None = None, auth: str | None = "access", errors: tuple[int, ...] = (503,),
-              content: dict | None = None):
+              content: dict | None = None, versions: tuple[str, ...] = ()):
     def decorate(view):
-        spec = Operation(summary, inspect.getdoc(view) or "", response, query, body, auth, errors, content or {})
+        spec = Operation(summary, inspect.getdoc(view) or "", response, query, body, auth, errors, content or {},
+                         versions)
         query_schema, body_schema = query(), body() if body else None
         response_schema = response() if response else None
 
         @functools.wraps(view)
         def handle(**path):
-            if auth and not (auth == "access" and g.get("access_token_verified")):  # api/caching.py did it
+            # 1. Authentication: the token, and its user read in autocommit (api/tokens.py).
+            if auth:
                 verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
+            # 2. Data version and ETag: a 304, or the answer kept for this ETag, without touching the data.
+            data_versions = caching.data_versions(versions) if versions else ()
+            etag = caching.etag(data_versions) if versions else None
+            if etag and request.if_none_match.contains_weak(etag):
+                return caching.mark(Response(status=304), etag, data_versions)
+            if etag and (kept := caching.replay(etag)) is not None:
+                return caching.mark(kept, etag, data_versions)
+            # 3. Snapshot: the view's reads share one transaction, begun after the version was read.
+            db.snapshot(data_versions)
+            # 4. Arguments: the query string and the body, loaded by their schemas (400 otherwise).
             args = parse_query(query_schema)
             if query is not NoQuery:
                 path["args"] = args
             if body_schema:
                 path["body"] = parse_body(body_schema)
+            # 5. The view.
             result = view(**path)
-            return result if isinstance(result, Response) else jsonify(response_schema.dump(result))
+            # 6. The dump: the view's data through the response schema (a Response, e.g. a stream, as is).
+            answer = result if isinstance(result, Response) else jsonify(response_schema.dump(result))
+            # 7. Caching: the answer filed under its ETag, for a 304 or a replay next time.
+            if etag and answer.status_code == 200:
+                caching.keep(etag, caching.mark(answer, etag, data_versions))
+            return answer
 
         handle.operation = spec
         return handle

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, g
+from flask import current_app
 
 from api import cursor
 from api.caching import BoundedCache
-from api.db import fetch_all, fetch_one
+from api.db import fetch_all, fetch_one, snapshot_versions
 
 COUNTS = "api.count_cache"
 
@@ -52,8 +52,8 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
 
 def remember(key, compute):
     """``compute()``, kept per (data version, ``key``) in the app's bounded cache; not kept for
-    views that declare no data version (api.caching.versioned)."""
-    versions = g.get("versions")
+    operations that declare no data version (api/operation.py)."""
+    versions = snapshot_versions()
     if not versions:
         return compute()
     cache = current_app.extensions[COUNTS]

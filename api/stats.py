@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from api.caching import versioned
 from api.crawls import BOOKS_SPIDER, last_finished
 from api.db import fetch_all, fetch_one
 from api.operation import operation
@@ -16,8 +15,7 @@ RATINGS = range(1, 6)
 
 
 @bp.get("")
-@versioned("books", "runs")
-@operation("Catalogue statistics", response=StatsSchema)
+@operation("Catalogue statistics", response=StatsSchema, versions=("books", "runs"))
 def stats():
     """Figures over listed books (removed ones only counted), and the last finished books crawl."""
     row = fetch_one("SELECT * FROM api.book_stats")
@@ -29,8 +27,7 @@ def stats():
 
 
 @bp.get("/categories")
-@versioned("books")
-@operation("Statistics per category", response=CategoryStatsListSchema)
+@operation("Statistics per category", response=CategoryStatsListSchema, versions=("books",))
 def category_stats():
     """Largest categories first; figures over listed books."""
     return {"items": fetch_all("SELECT name, slug, book_count, in_stock, units, avg_price, min_price,"

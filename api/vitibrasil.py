@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint
 
 from api import csvstream, paging
-from api.caching import versioned
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
@@ -24,8 +23,7 @@ CSV_COLUMNS = ("dataset", "year", "category", "item", "is_category", "quantity",
 
 
 @bp.get("/datasets")
-@versioned("vitibrasil")
-@operation("List Vitibrasil datasets", response=DatasetListSchema)
+@operation("List Vitibrasil datasets", response=DatasetListSchema, versions=("vitibrasil",))
 def list_datasets():
     """The 15 tables of the site with their label, unit, the years stored, row count and last change."""
     return {"items": fetch_all(
@@ -44,9 +42,8 @@ def _filters(args: dict) -> tuple[list[str], list]:
 
 
 @bp.get("/observations")
-@versioned("vitibrasil")
 @operation("List Vitibrasil observations", query=ObservationsQuery, response=ObservationPageSchema,
-           content={"text/csv": {"schema": {"type": "string"},
+           versions=("vitibrasil",), content={"text/csv": {"schema": {"type": "string"},
                                  "example": ",".join(CSV_COLUMNS) + "\nproduction,2023,VINHO DE MESA,"
                                             "VINHO DE MESA,true,169762429,,L\n"}})
 def list_observations(args):
