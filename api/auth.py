@@ -19,19 +19,23 @@ def _access(identity: str) -> dict:
             "expires_in": int(lifetime.total_seconds())}
 
 
-@bp.post("/login")
 @operation("Log in", body=LoginSchema, response=TokenPairSchema, auth=None, errors=(401, 413, 429, 503))
 def login(body):
     """Exchange a username and password for an access token (for every other
     endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in.
     Attempts are limited per client address and failures per username: 429 with
     Retry-After beyond that."""
-    with limits.hashing_slot():
-        user = users.authenticate(body["username"], body["password"])
+    user = users.authenticate(body["username"], body["password"])
     if user is None:
         raise ApiError(401, "invalid username or password", code="invalid_credentials")
     identity = str(user["id"])  # the id, not the name: a re-created name gets no old tokens
     return {**_access(identity), "refresh_token": create_refresh_token(identity)}
+
+
+@bp.record
+def _login_route(state) -> None:
+    """Login is routed behind the limits of the app it is registered on (api/limits.py)."""
+    state.add_url_rule("/login", view_func=limits.limited(state.app, login), methods=["POST"])
 
 
 @bp.post("/refresh")
