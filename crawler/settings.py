@@ -2,6 +2,8 @@
 
 import os
 
+from migrations.logs import json_requested
+
 BOT_NAME = "crawler"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -45,8 +47,8 @@ REMOVAL_MAX_FRACTION = float(os.environ.get("REMOVAL_MAX_FRACTION", 0.05))
 # Progress in the log (pages, items and their rates per minute) every LOGSTATS_INTERVAL seconds.
 LOGSTATS_INTERVAL = float(os.environ.get("LOGSTATS_INTERVAL", 60))
 
-# LOG_FORMAT=json in the environment: JSON log lines from crawler/logs.py instead
-# of Scrapy's text handler (its own LOG_FORMAT setting, a %-format, is left alone).
-if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+# LOG_FORMAT=json in the environment: JSON log lines (migrations/logs.py) instead of
+# Scrapy's text handler (its own LOG_FORMAT setting, a %-format, is left alone).
+if json_requested():
     LOG_INSTALL_ROOT_HANDLER = False
     EXTENSIONS = {"crawler.logs.JsonLogs": 0}

@@ -43,7 +43,8 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
 import migrations
-from crawler import logs, outcome, schedules
+from migrations import logs
+from crawler import outcome, schedules
 from crawler.schedules import Schedule, ScheduleError
 from crawler.store import COUNTS, CrawlStore, ScheduleLedger, database_url
 
