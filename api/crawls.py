@@ -29,11 +29,17 @@ def list_crawls(args):
     return {"items": rows}
 
 
-def last_finished(spider: str | None = None) -> list[dict]:
-    """The last finished run of each spider (or of ``spider``)."""
-    return fetch_all(
-        f"SELECT DISTINCT ON (spider) {CRAWL_COLUMNS} FROM crawl_runs"
-        " WHERE finished_at IS NOT NULL AND (%s::text IS NULL OR spider = %s)"
-        " ORDER BY spider, finished_at DESC, id DESC",
-        (spider, spider),
-    )
+def last_runs(spider: str | None = None) -> dict[str, dict]:
+    """spider -> its "last" run, last "complete" run and last "ended" run (absent: none yet), and
+    "success_at" (its last finished run's end), from the crawl_freshness view (0014): /health,
+    /stats and /metrics all read the last run per spider here."""
+    rows = fetch_all(
+        f"SELECT k.kind, f.last_success_at, {', '.join('r.' + c for c in CRAWL_COLUMNS.split(', '))}"
+        " FROM crawl_freshness f CROSS JOIN LATERAL (VALUES ('last', f.last_run_id),"
+        " ('complete', f.last_complete_run_id), ('ended', f.last_ended_run_id)) k (kind, id)"
+        " JOIN crawl_runs r ON r.id = k.id WHERE %s::text IS NULL OR f.spider = %s", (spider, spider))
+    found: dict[str, dict] = {}
+    for row in rows:
+        runs = found.setdefault(row["spider"], {})
+        runs["success_at"], runs[row.pop("kind")] = row.pop("last_success_at"), row
+    return found

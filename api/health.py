@@ -12,8 +12,8 @@ from flask import Blueprint, current_app
 from flask_jwt_extended import get_jwt_identity
 
 import migrations
-from api.crawls import CRAWL_COLUMNS
-from api.db import fetch_all, get_db
+from api.crawls import last_runs
+from api.db import get_db
 from api.operation import operation
 from api.schemas.crawls import HealthSchema
 
@@ -31,12 +31,12 @@ def health():
     run and last complete run too. An invalid token is a 401."""
     now = datetime.now(timezone.utc)
     detailed = get_jwt_identity() is not None
-    runs = _latest_runs()
+    runs = last_runs()
     config = current_app.config
     names = sorted({*runs, *config["HEALTH_MAX_AGES"]})
     spiders = []
     for name in names:
-        last, complete, ended = runs.get(name, (None, None, None))
+        last, complete, ended = (runs.get(name, {}).get(kind) for kind in ("last", "complete", "ended"))
         max_age = config["HEALTH_MAX_AGES"].get(name, config["HEALTH_MAX_AGE"])
         age = int((now - complete["finished_at"]).total_seconds()) if complete else None
         spider = {"spider": name, "last_status": last and last["status"],
@@ -50,14 +50,3 @@ def health():
     return {"status": "degraded" if degraded else "ok", "database": "up",
             "schema_version": migrations.schema_version(get_db()), "spiders": spiders}
 
-
-def _latest_runs() -> dict[str, tuple]:
-    """spider -> (newest run, last complete run, newest ended run), one query on (spider, started_at)."""
-    kinds = {"last": "true", "complete": "status = 'finished' AND complete", "ended": "status <> 'running'"}
-    rows = fetch_all(" UNION ALL ".join(
-        f"(SELECT DISTINCT ON (spider) '{kind}' AS kind, {CRAWL_COLUMNS} FROM crawl_runs WHERE {condition}"
-        " ORDER BY spider, started_at DESC, id DESC)" for kind, condition in kinds.items()))
-    found: dict[str, dict] = {}
-    for row in rows:
-        found.setdefault(row["spider"], {})[row.pop("kind")] = row
-    return {name: tuple(runs.get(kind) for kind in kinds) for name, runs in found.items()}

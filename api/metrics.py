@@ -4,11 +4,11 @@
   method, route (the URL rule, ``<unmatched>`` for 404s) and status;
 - ``api_db_pool_connections{state="in_use"|"idle"}`` and ``api_db_pool_max_connections``,
   summed over the live workers, sampled at the end of each request and at a scrape;
-- per spider, its last crawl run read from ``crawl_runs`` at scrape time:
+- per spider, its last crawl run read at scrape time (api/crawls.py, the ``crawl_freshness`` view):
   ``crawl_last_run_status{status}`` (1 for the run's status, 0 for the others),
   ``crawl_last_run_items{outcome}``, ``crawl_last_run_duration_seconds``,
   ``crawl_last_run_age_seconds``, ``crawl_last_success_age_seconds`` and
-  ``crawl_last_complete_age_seconds`` (from the ``crawl_freshness`` view);
+  ``crawl_last_complete_age_seconds``;
   ``api_database_up`` says whether they could be read.
 
 Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR`` (set by
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from datetime import datetime, timezone
 
 import psycopg2
 from flask import Blueprint, current_app, request
@@ -30,7 +31,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from api.db import fetch_all, pool_usage
+from api.crawls import last_runs
+from api.db import pool_usage
 from api.errors import ApiError
 from migrations import DatabaseUnavailable
 
@@ -38,7 +40,7 @@ bp = Blueprint("metrics", __name__)
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 STATUSES = ("running", "finished", "partial", "failed", "interrupted")  # crawl_runs.status
-OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")
+OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")  # crawl_runs' counts
 
 # Not in the default registry: a scrape collects them itself, from this process or from every worker's files.
 _process = CollectorRegistry()
@@ -49,17 +51,6 @@ POOL = Gauge("api_db_pool_connections", "Database connections of the API's pools
              multiprocess_mode="livesum", registry=_process)
 POOL_MAX = Gauge("api_db_pool_max_connections", "Most connections the API's pools may open.",
                  multiprocess_mode="livesum", registry=_process)
-
-# crawl_freshness (migration 0008): per spider its last run, last success and last complete run.
-LAST_RUNS = f"""
-    SELECT f.spider, f.last_status AS status, {", ".join("r." + o for o in OUTCOMES)},
-           extract(epoch FROM coalesce(f.last_finished_at, now()) - f.last_started_at) AS duration,
-           extract(epoch FROM now() - coalesce(f.last_finished_at, f.last_started_at)) AS age,
-           extract(epoch FROM now() - f.last_success_at) AS success_age,
-           extract(epoch FROM now() - f.last_complete_at) AS complete_age
-    FROM crawl_freshness f JOIN crawl_runs r ON r.id = f.last_run_id ORDER BY f.spider
-"""
-
 
 def observe(method: str, route: str | None, status: int, seconds: float) -> None:
     """One answered request (api/request_log.py times it)."""
@@ -99,7 +90,7 @@ def metrics():
 def crawl_families() -> list:
     up = GaugeMetricFamily("api_database_up", "1 when the crawl runs could be read at this scrape.")
     try:
-        runs = fetch_all(LAST_RUNS)
+        spiders = last_runs()
     except (psycopg2.Error, DatabaseUnavailable):  # the request series are still worth scraping
         up.add_metric([], 0)
         return [up]
@@ -117,18 +108,20 @@ def crawl_families() -> list:
     complete_age = GaugeMetricFamily("crawl_last_complete_age_seconds",
                                      "Seconds since the last complete crawl run (the whole site seen).",
                                      labels=["spider"])
-    for run in runs:
-        spider = run["spider"]
+    now = datetime.now(timezone.utc)
+    for spider, runs in sorted(spiders.items()):
+        run = runs["last"]
         for name in dict.fromkeys((*STATUSES, run["status"])):
             status.add_metric([spider, name], int(name == run["status"]))
         for outcome in OUTCOMES:
             if run[outcome] is not None:
                 items.add_metric([spider, outcome], run[outcome])
-        duration.add_metric([spider], float(run["duration"]))
-        age.add_metric([spider], float(run["age"]))
-        for family, key in ((success_age, "success_age"), (complete_age, "complete_age")):
-            if run[key] is not None:
-                family.add_metric([spider], float(run[key]))
+        duration.add_metric([spider], ((run["finished_at"] or now) - run["started_at"]).total_seconds())
+        age.add_metric([spider], (now - (run["finished_at"] or run["started_at"])).total_seconds())
+        complete = runs.get("complete")
+        for family, at in ((success_age, runs["success_at"]), (complete_age, complete and complete["finished_at"])):
+            if at is not None:
+                family.add_metric([spider], (now - at).total_seconds())
     return [up, status, items, duration, age, success_age, complete_age]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from api.crawls import BOOKS_SPIDER, last_finished
+from api.crawls import BOOKS_SPIDER, last_runs
 from api.db import fetch_all, fetch_one
 from api.operation import operation
 from api.schemas.books import CategoryStatsListSchema, StatsSchema
@@ -19,11 +19,11 @@ RATINGS = range(1, 6)
 def stats():
     """Figures over listed books (removed ones only counted), and the last finished books crawl."""
     row = fetch_one("SELECT * FROM api.book_stats")
-    last = last_finished(BOOKS_SPIDER)
+    last = last_runs(BOOKS_SPIDER).get(BOOKS_SPIDER, {}).get("ended")
     return {**row,
             "price": {"min": row["min_price"], "max": row["max_price"], "avg": row["avg_price"]},
             "rating_distribution": {str(r): row[f"rating_{r}"] for r in RATINGS},
-            "last_crawl": last[0] if last else None}
+            "last_crawl": last}
 
 
 @bp.get("/categories")
