@@ -24,7 +24,7 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_UNKN
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 
-from api import settings
+import migrations
 from migrations import DatabaseUnavailable
 
 _POOL, _FREE = "api.db_pool", "api.db_pool_free"
@@ -39,7 +39,7 @@ def init_app(app) -> None:
 def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
-            url = settings.database_url(app.config)
+            url = migrations.database_url(app.config["DATABASE_URL"])
             options = " ".join(filter(None, (parse_dsn(url).get("options"), SESSION_DEFAULTS)))
             pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], make_dsn(url, options=options),
                                           connect_timeout=5, application_name="books-api")

@@ -14,8 +14,6 @@ import re
 import secrets
 from datetime import timedelta
 
-import migrations
-
 logger = logging.getLogger(__name__)
 
 MAX_AGE_PREFIX = "HEALTH_MAX_AGE_"  # HEALTH_MAX_AGE_BOOKS=21600: the books data is stale after 6 hours
@@ -31,7 +29,7 @@ def from_environment() -> dict:
     env = os.environ
     return {
         "API_ENV": env.get("API_ENV", "production"),
-        # None: the embedded database (see database_url below).
+        # None: the embedded database (migrations.database_url).
         "DATABASE_URL": env.get("API_DATABASE_URL") or env.get("DATABASE_URL"),
         # The CLI writes users: the owner's URL, not the read-only one the API may run under.
         "ADMIN_DATABASE_URL": env.get("DATABASE_URL"),
@@ -61,12 +59,6 @@ def from_environment() -> dict:
         # Bearer token of GET /metrics (api/metrics.py); unset, /metrics is off.
         "METRICS_TOKEN": env.get("METRICS_TOKEN"),
     }
-
-
-def database_url(config: dict, *, admin: bool = False) -> str:
-    """The API's database, resolved here only: ``API_DATABASE_URL``, else ``DATABASE_URL``, else
-    the embedded database. ``admin`` (the user CLI, which writes) prefers the owner's ``DATABASE_URL``."""
-    return (config["ADMIN_DATABASE_URL"] if admin else None) or config["DATABASE_URL"] or migrations.embedded_url()
 
 
 def is_relaxed(config: dict) -> bool:

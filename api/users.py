@@ -16,7 +16,6 @@ from flask.cli import with_appcontext
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import migrations
-from api import settings
 from api.db import fetch_one
 
 MIN_PASSWORD_LENGTH = 8
@@ -50,7 +49,8 @@ def init_app(app) -> None:
 
 def _admin_connection():
     try:
-        conn = migrations.connect(settings.database_url(current_app.config, admin=True))
+        config = current_app.config  # the owner's DATABASE_URL: the API's own may be read-only
+        conn = migrations.connect(migrations.database_url(config["ADMIN_DATABASE_URL"] or config["DATABASE_URL"]))
         migrations.migrate(conn)  # also one line when the migrations lock is held past MIGRATION_LOCK_TIMEOUT
     except migrations.DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None

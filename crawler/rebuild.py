@@ -33,7 +33,7 @@ from crawler import outcome
 from crawler.pipelines.postgres import PostgresPipeline
 from crawler.spiders.base import ProjectSpider
 from crawler.spiders.vitibrasil import VitibrasilSpider, observation_items
-from crawler.store import connect, database_url, latest_raw_files
+from crawler.store import connect, latest_raw_files
 from crawler.vitibrasil.assembly import read_page
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR
@@ -71,7 +71,7 @@ class RebuildSpider(Args[RebuildArgs], ProjectSpider):
         return outcome.Outcome(status, f"{len(self.not_rebuilt)} of {len(DATASETS)} datasets not rebuilt: {named}")
 
     async def start(self):
-        conn = connect(database_url(self.settings))
+        conn = connect(migrations.database_url(self.settings.get("DATABASE_URL")))
         try:
             for dataset in DATASETS:
                 files = latest_raw_files(conn, dataset)

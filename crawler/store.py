@@ -62,11 +62,6 @@ class RunLost(RuntimeError):
     """While the database was away, another process recovered (merged and closed) this run."""
 
 
-def database_url(settings=None) -> str:
-    """The crawler's database: the DATABASE_URL setting (``-s``), else the environment's, else the embedded one."""
-    return (settings.get("DATABASE_URL") if settings is not None else None) or migrations.database_url()
-
-
 def connect(url: str, **kwargs):
     """A connection whose cursors return dict rows; DatabaseUnavailable when unreachable."""
     return migrations.connect(url, cursor_factory=RealDictCursor, **kwargs)

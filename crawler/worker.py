@@ -46,7 +46,7 @@ import migrations
 from migrations import logs
 from crawler import outcome, schedules
 from crawler.schedules import Schedule, ScheduleError
-from crawler.store import COUNTS, CrawlStore, ScheduleLedger, database_url
+from crawler.store import COUNTS, CrawlStore, ScheduleLedger
 
 logger = logging.getLogger("crawler.worker")
 
@@ -271,7 +271,7 @@ def main() -> int:
         names = ", ".join(schedules.SCHEDULE_PREFIX + schedules.env_suffix(s) for s in spiders)
         logger.error("Worker not started: no spider has a schedule; set one of %s", names)
         return 2
-    url = database_url(settings)
+    url = migrations.database_url(settings.get("DATABASE_URL"))
     item_classes = [load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")]
     try:  # scheduled_crawls must exist before the first firing, and the role must be able to write
         CrawlStore.open(url, item_classes).close()

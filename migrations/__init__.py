@@ -29,6 +29,7 @@ EMBEDDED_DIR = Path(os.environ.get("EMBEDDED_PGDATA", ROOT / ".data" / "postgres
 MIGRATION_LOCK = 72_311_001  # pg_advisory_lock(key): serialises migration runs across processes
 RUN_LOCK_NAMESPACE = 72_311_002  # pg_advisory_lock(ns, run id): held by the process of a running crawl run
 SPIDER_LOCK_NAMESPACE = 72_311_003  # pg_try_advisory_lock(ns, crc32(spider)): held by the worker crawling it
+TRAINING_LOCK = 72_311_010  # pg_(try_)advisory_lock(key): one model training at a time (ml/registry.py)
 # Seconds a migration run waits for another one's lock before giving up, unless the
 # environment's MIGRATION_LOCK_TIMEOUT says otherwise: a stuck session must not hang a release.
 MIGRATION_LOCK_TIMEOUT = 60.0
@@ -66,12 +67,11 @@ def describe(conn) -> str:
     return f"{info.user}@{info.host}:{info.port}/{info.dbname}"
 
 
-def database_url(*env_vars: str) -> str:
-    """The first of ``env_vars`` (default ``DATABASE_URL``) that is set, else the embedded database."""
-    for name in env_vars or ("DATABASE_URL",):
-        if url := os.environ.get(name):
-            return url
-    return embedded_url()
+def database_url(given: str | None = None) -> str:
+    """The one resolver of every component's database: ``given`` (a setting of the component: the
+    crawl's ``-s DATABASE_URL``, the API's ``API_DATABASE_URL``), else ``DATABASE_URL``, else the
+    embedded database."""
+    return given or os.environ.get("DATABASE_URL") or embedded_url()
 
 
 def embedded_url(dbname: str | None = None) -> str:

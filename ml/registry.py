@@ -7,9 +7,8 @@ import socket
 
 from psycopg2.extras import Json
 
+from migrations import TRAINING_LOCK
 from ml.train import Trained
-
-TRAINING_LOCK = 72_311_010  # pg_try_advisory_lock key: one training at a time, whichever process or dyno
 
 
 def lock(conn) -> None:

@@ -1,6 +1,6 @@
 """Write a run's items to PostgreSQL: batches into staging, one merge transaction at the end.
 
-Settings: ``DATABASE_URL`` (see crawler.store.database_url), ``POSTGRES_ITEM_CLASSES``
+Settings: ``DATABASE_URL`` (see migrations.database_url), ``POSTGRES_ITEM_CLASSES``
 (what this project stores), ``POSTGRES_BATCH_SIZE`` and ``POSTGRES_FLUSH_SECONDS``
 (a batch is written when either is reached), ``POSTGRES_RETRY_SECONDS`` (how long
 writes and the merge wait for a restarting database before the crawl stops),
@@ -31,7 +31,7 @@ import migrations
 from crawler import outcome
 from crawler.pipelines.validation import InvalidItem
 from crawler.spiders.base import ProjectSpider
-from crawler.store import CrawlStore, RunLost, database_url, mark_failed
+from crawler.store import CrawlStore, RunLost, mark_failed
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class PostgresPipeline:
         settings = crawler.settings
         pipeline = cls(
             crawler,
-            url=database_url(settings),
+            url=migrations.database_url(settings.get("DATABASE_URL")),
             item_classes=[load_object(path) for path in settings.getlist("POSTGRES_ITEM_CLASSES")],
             batch_size=settings.getint("POSTGRES_BATCH_SIZE", 500),
             flush_seconds=settings.getfloat("POSTGRES_FLUSH_SECONDS", 5.0),
@@ -78,7 +78,7 @@ class PostgresPipeline:
     @classmethod
     def check_database(cls, settings) -> None:
         """Connect, migrate and check writes before any request; DatabaseUnavailable when that is impossible."""
-        CrawlStore.open(database_url(settings), ()).close()
+        CrawlStore.open(migrations.database_url(settings.get("DATABASE_URL")), ()).close()
 
     @property
     def spider(self) -> ProjectSpider:
