@@ -25,7 +25,8 @@ def login(body):
     endpoint) and a refresh token (for /auth/refresh). Disabled users cannot log in.
     Attempts are limited per client address and failures per username: 429 with
     Retry-After beyond that."""
-    user = users.authenticate(body["username"], body["password"])
+    with limits.password_check():
+        user = users.authenticate(body["username"], body["password"])
     if user is None:
         raise ApiError(401, "invalid username or password", code="invalid_credentials")
     identity = str(user["id"])  # the id, not the name: a re-created name gets no old tokens

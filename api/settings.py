@@ -44,10 +44,8 @@ def from_environment() -> dict:
         # api/limits.py: limits in flask-limiter's notation, "10 per minute; 100 per hour".
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
         "LOGIN_USER_RATE_LIMIT": env.get("LOGIN_USER_RATE_LIMIT", "5 per minute; 30 per hour"),
-        # Every login, per process (or per Redis): scrypt takes ~0.2 s of a core.
-        "LOGIN_TOTAL_RATE_LIMIT": env.get("LOGIN_TOTAL_RATE_LIMIT", "5 per second"),
-        # api/limits.py: refused logins are held until the window frees a slot, at most this long, on at
-        # most this many threads per process (gunicorn.conf.py's GUNICORN_THREADS leaves room for the reads).
+        # api/limits.py: refused logins, and logins waiting for the password check, are held at most this
+        # long, on at most this many threads per process (gunicorn.conf.py's GUNICORN_THREADS leaves room).
         "LOGIN_HOLD_SECONDS": float(env.get("LOGIN_HOLD_SECONDS", "1")),
         "LOGIN_HOLD_THREADS": int(env.get("LOGIN_HOLD_THREADS", "40")),
         # Shared between processes and dynos when Redis is there (Heroku Redis sets REDIS_URL).

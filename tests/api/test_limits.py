@@ -3,6 +3,8 @@ both storages (memory, Redis) and the request body limit."""
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
 import uuid
 
@@ -143,14 +145,26 @@ def test_body_size_limit(limited, user):
     assert login(client, password=user["password"]).status_code == 200
 
 
-def test_password_checks_are_limited_over_every_address(limited, user):
-    """A flood from new addresses and names passes the first two limits, not the total one;
-    refused bodies (400) check no password and are not counted."""
-    client = limited(LOGIN_TOTAL_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=1, LOGIN_HOLD_SECONDS=0).test_client()
-    assert client.post(LOGIN, json={"username": 5, "password": "x"}).status_code == 400
-    assert login(client, "a", address="10.0.0.1").status_code == 401
-    assert login(client, password=user["password"], address="10.0.0.2").status_code == 200
-    assert_limited(login(client, "c", address="10.0.0.3"), "too many logins on this server: retry in a second")
+def test_one_password_check_at_a_time_per_machine(limited, user):
+    """Another process checking a password (it holds the lock file's flock): a login waits for it
+    at most LOGIN_HOLD_SECONDS, then is refused; once the check is free it goes through."""
+    app = limited(LOGIN_RATE_LIMIT="100 per minute", LOGIN_HOLD_SECONDS=0.3)
+    client, (_, path) = app.test_client(), app.extensions["api.password_check"]
+    with open(path, "a") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        started = time.monotonic()
+        body = assert_error(login(client, password=user["password"]), 429)
+        assert body["message"] == "another login is being checked: retry in a second"
+        assert time.monotonic() - started >= 0.3  # it waited first
+    assert login(client, password=user["password"]).status_code == 200
+
+
+def test_a_login_waits_for_the_password_check_instead_of_being_refused(limited, user):
+    app = limited(LOGIN_RATE_LIMIT="100 per minute", LOGIN_HOLD_SECONDS=30)
+    check, _ = app.extensions["api.password_check"]
+    check.acquire()
+    threading.Timer(0.3, check.release).start()  # another thread's check ends
+    assert login(app.test_client(), password=user["password"]).status_code == 200
 
 
 def test_a_refused_login_is_held_first(limited, user):
