@@ -8,7 +8,6 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from api.schemas.common import CURSOR_PATTERN, CentBound, Decimal2, check_order, doc, page_schema
 from api.schemas.crawls import CrawlRunSchema
-from api.serialize import CompiledDump
 
 SORT_FIELDS = ("id", "title", "price", "rating", "availability")
 MAX_PRICE = 10**10  # books.price is numeric(12,2)
@@ -40,7 +39,7 @@ class BooksQuery(Schema):
         check_order(data, "min_price", "max_price")
 
 
-class BookSchema(CompiledDump):
+class BookSchema(Schema):
     id = fields.Integer(required=True, metadata=doc("The site's id: a-light-in-the-attic_1000 -> 1000."))
     upc = fields.String(required=True)
     title = fields.String(required=True)
@@ -76,7 +75,7 @@ class HistoryEntrySchema(Schema):
     run_id = fields.Integer(required=True, metadata=doc("The crawl run that saw this version first."))
 
 
-class BookHistorySchema(CompiledDump):
+class BookHistorySchema(Schema):
     book_id = fields.Integer(required=True)
     items = fields.List(fields.Nested(HistoryEntrySchema), required=True, metadata=doc("Oldest first."))
 
@@ -90,7 +89,7 @@ class CategorySchema(Schema):
     max_price = Decimal2(allow_none=True)
 
 
-class CategoryListSchema(CompiledDump):
+class CategoryListSchema(Schema):
     items = fields.List(fields.Nested(CategorySchema), required=True)
 
 
@@ -100,7 +99,7 @@ class CategoryStatsSchema(CategorySchema):
     avg_rating = Decimal2(allow_none=True)
 
 
-class CategoryStatsListSchema(CompiledDump):
+class CategoryStatsListSchema(Schema):
     items = fields.List(fields.Nested(CategoryStatsSchema), required=True)
 
 
@@ -110,7 +109,7 @@ class PriceSummarySchema(Schema):
     avg = Decimal2(allow_none=True)
 
 
-class StatsSchema(CompiledDump):
+class StatsSchema(Schema):
     books = fields.Integer(required=True, metadata=doc("Listed books (removed ones excluded, as below)."))
     removed = fields.Integer(required=True)
     in_stock = fields.Integer(required=True)

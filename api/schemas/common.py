@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields
 
-from api.serialize import CompiledDump
 
 # PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text
 # parameter and body field is checked once, in api/operation.py, and documented with
@@ -89,9 +88,9 @@ class ErrorSchema(Schema):
                          metadata=doc("Per-field messages, for invalid input."))
 
 
-def page_schema(name: str, item_schema: type[Schema], noun: str) -> type[CompiledDump]:
+def page_schema(name: str, item_schema: type[Schema], noun: str) -> type[Schema]:
     """A keyset page of ``item_schema`` rows: items, next_cursor and the (capped) total."""
-    return CompiledDump.from_dict({
+    return Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema), required=True),
         "next_cursor": fields.String(allow_none=True,
                                      metadata=doc("Pass as cursor for the next page; null on the last.")),

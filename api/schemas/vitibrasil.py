@@ -5,7 +5,6 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc, page_schema
-from api.serialize import CompiledDump
 
 DEFAULT_LIMIT = 100
 # The names migrations/0003_vitibrasil.sql seeds into vitibrasil.datasets, in the site's order.
@@ -54,7 +53,7 @@ class DatasetSchema(Schema):
     last_updated = fields.DateTime(allow_none=True, metadata=doc("When a crawl last changed one of its figures."))
 
 
-class DatasetListSchema(CompiledDump):
+class DatasetListSchema(Schema):
     items = fields.List(fields.Nested(DatasetSchema), required=True, metadata=doc("In the site's order."))
 
 
