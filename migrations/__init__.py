@@ -79,20 +79,19 @@ def embedded_url(dbname: str | None = None) -> str:
     return embedded_server().get_uri(dbname)
 
 
-def _pgserver():
+def pgserver():
     """The pgserver module, quiet: it narrates every pg_ctl call at INFO and warns without XDG_RUNTIME_DIR."""
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
-        import pgserver._commands
     return pgserver
 
 
 def embedded_server():
     EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process so the API can share it.
-    return _pgserver().get_server(EMBEDDED_DIR, cleanup_mode=None)
+    return pgserver().get_server(EMBEDDED_DIR, cleanup_mode=None)
 
 
 def stop_embedded() -> bool:
@@ -100,8 +99,8 @@ def stop_embedded() -> bool:
     if not (EMBEDDED_DIR / "postmaster.pid").exists():
         return False
     user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user under root
-    # pgserver has no public stop for a server another process started.
-    _pgserver()._commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=EMBEDDED_DIR, user=user)
+    # pgserver has no stop for a server another process started: its pg_ctl command does it.
+    pgserver().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=EMBEDDED_DIR, user=user)
     return True
 
 

@@ -1,7 +1,7 @@
 """The API unchanged against a PostgreSQL hot standby (API_DATABASE_URL at a streaming replica).
 
-A throwaway primary (initdb) and its standby (pg_basebackup -R) run from
-pgserver's binaries, as the pgserver system user when the tests run as root.
+A throwaway primary and its standby (pg_basebackup -R) run as tests/cluster.py
+makes them.
 Books are merged into the primary through merge_books; the API reads only the
 replica, data version and ETags included.
 """
@@ -9,13 +9,8 @@ replica, data version and ETags included.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import socket
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from flask_jwt_extended import create_access_token
@@ -24,63 +19,23 @@ import migrations
 from api import create_app
 from api.db import close_pool
 from tests.api.fill import load_books
+from tests.cluster import Cluster, cluster_root
 from tests.helpers import SECRET, query
 from tests.sites.books import generate_books
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    """A server on a Unix socket in ``root`` (no TCP), started and stopped with pg_ctl."""
-
-    def __init__(self, root: Path, name: str, user: str | None):
-        self.pgdata, self.root, self.user, self.port = root / name, root, user, free_port()
-        self.commands = migrations._pgserver()._commands
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@/postgres?host={self.root}&port={self.port}"
-
-    def start(self) -> None:
-        self.commands.pg_ctl(["-w", "-l", str(self.pgdata) + ".log", "-o",
-                              f"-p {self.port} -k {self.root} -c listen_addresses=''", "start"],
-                             pgdata=self.pgdata, user=self.user, timeout=60)
-
-    def stop(self) -> None:
-        if (self.pgdata / "postmaster.pid").exists():
-            self.commands.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.pgdata, user=self.user, timeout=60)
 
 
 @pytest.fixture
 def replica():
     """(primary URL, standby URL) of a migrated primary and its hot standby."""
-    user = "pgserver" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="replica-"))
-    root.chmod(0o755)
-    if user:
-        shutil.chown(root, user, user)
-    primary, standby = Cluster(root, "primary", user), Cluster(root, "standby", user)
-    try:
-        primary.commands.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=primary.pgdata,
-                                user=user, timeout=120)
+    with cluster_root("replica-") as root:
+        primary = Cluster(root, "primary").initdb()
         primary.start()
         conn = migrations.connect(primary.url)
         migrations.migrate(conn)
         conn.close()
-        # --checkpoint=fast: the default spread checkpoint paces its writes over minutes (26 s here).
-        primary.commands.pg_basebackup(["-D", str(standby.pgdata), "-R", "-X", "stream", "--checkpoint=fast",
-                                        "-h", str(root), "-p", str(primary.port), "-U", "postgres"],
-                                       user=user, timeout=120)
+        standby = primary.standby("standby")
         standby.start()
         yield primary.url, standby.url
-    finally:
-        for cluster in (standby, primary):
-            cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def caught_up(primary, standby) -> None:

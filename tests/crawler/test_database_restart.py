@@ -1,68 +1,31 @@
 """A PostgreSQL restarted under a running crawl: mid-crawl, mid-merge, and down for longer than the crawl waits.
 
-Each test runs its own throwaway cluster (pgserver's initdb/pg_ctl binaries) on a free
-port, so it can be stopped and started without disturbing the shared test database.
+Each test runs its own throwaway cluster (tests/cluster.py) on a free port, so it can be stopped and started without disturbing the shared test database.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
 
 import migrations
+from tests.cluster import Cluster, cluster_root
 from tests.helpers import ROOT, last_run, query
 from tests.sites.books import BooksSite, generate_books, serve
 
 
-class Cluster:
-    """A PostgreSQL cluster of its own in a temporary directory (run as user pgserver under root)."""
-
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="crawl-restart-"))
-        self.dir.chmod(0o755)
-        self.pgdata = self.dir / "data"
-        self.user = "pgserver" if os.geteuid() == 0 else None
-        self.commands = migrations._pgserver()._commands
-        if self.user:
-            from pgserver.utils import ensure_user_exists
-            ensure_user_exists(self.user)
-            shutil.chown(self.dir, self.user)
-        self.commands.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata,
-                             user=self.user)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir}"
-        self.commands.pg_ctl(["-w", "-o", options, "-l", str(self.dir / "log"), "start"], pgdata=self.pgdata,
-                             user=self.user, timeout=60)
-
-    def stop(self) -> None:
-        self.commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.user, timeout=60)
-
-    def remove(self) -> None:
-        if (self.pgdata / "postmaster.pid").exists():
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture
 def cluster():
-    cluster = Cluster()
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    """A running throwaway cluster, with nothing in it."""
+    with cluster_root("crawl-restart-") as root:
+        cluster = Cluster(root, "data").initdb()
+        cluster.start()
+        yield cluster
 
 
 def start_crawl(url: str, base_url: str, *settings: str) -> subprocess.Popen:
