@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 import migrations
 from api.db import close_pool
 from tests.api.fill import load_books
-from tests.helpers import PASSWORD, make_app
+from tests.api.helpers import PASSWORD, make_app
 from tests.sites.books import generate_books
 
 _catalogue = {}

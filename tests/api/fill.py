@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime, timezone
 
 from crawler.items import BookItem
-from tests.helpers import store_run
+from tests.crawler.helpers import store_run
 
 SITE = "http://books.test/"
 

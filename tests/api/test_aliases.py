@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_error
+from tests.api.helpers import assert_error
 
 ALIASES = [  # (alias, its query, the long form, its query)
     ("/api/v1/books/search", {"title": "the"}, "/api/v1/books", {"q": "the"}),

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from api.db import close_pool
-from tests.helpers import PROTECTED, PUBLIC, SECRET, assert_error, make_app
+from tests.api.helpers import PROTECTED, PUBLIC, SECRET, assert_error, make_app
 
 LOGIN, REFRESH, BOOKS = "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/books"
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import assert_error, query, walk
+from tests.api.helpers import assert_error, walk
+from tests.helpers import query
 
 LIST = "/api/v1/books"
 

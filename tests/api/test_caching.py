@@ -12,7 +12,8 @@ from api.caching import RESPONSES
 from api.db import close_pool
 from api.paging import COUNTS
 from tests.api.fill import load_books
-from tests.helpers import make_app, query, records
+from tests.api.helpers import make_app
+from tests.helpers import query, records
 from tests.sites.books import generate_books
 
 CACHED = ["/api/v1/books", "/api/v1/books?category=poetry&sort=-price&limit=5", "/api/v1/books/3",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.helpers import assert_error, query
+from tests.api.helpers import assert_error
+from tests.helpers import query
 from tests.api.fill import load_books
 from tests.sites.books import generate_books
 

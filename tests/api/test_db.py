@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from api.db import _POOL, close_pool, get_db
-from tests.helpers import assert_error, make_app
+from tests.api.helpers import assert_error, make_app
 
 
 def test_connections_return_to_the_pool(app, client, auth, catalogue):

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 from api.db import close_pool
-from tests.helpers import make_app, walk
+from tests.api.helpers import make_app, walk
 from tests.sites.books import BooksSite, generate_books, serve
 
 

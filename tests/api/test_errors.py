@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.db import close_pool
-from tests.helpers import assert_error, make_app
+from tests.api.helpers import assert_error, make_app
 
 GETS = ["/api/v1/health", "/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories",
         "/api/v1/stats", "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features",

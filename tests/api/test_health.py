@@ -10,7 +10,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from api.db import close_pool
-from tests.helpers import assert_error, make_app
+from tests.api.helpers import assert_error, make_app
 
 # Nothing listens on port 1. A name of its own: api/limits.py gives each database URL one login slot
 # per machine, which a login to the same URL in another process (xdist worker, suite) would hold.

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.helpers import assert_error
+from tests.api.helpers import assert_error
 
 NUL = "a\x00b"
 TEXT_PARAMETERS = [

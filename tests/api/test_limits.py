@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from api.db import close_pool
-from tests.helpers import assert_error, make_app
+from tests.api.helpers import assert_error, make_app
 
 LOGIN = "/api/v1/auth/login"
 DOWN = "postgresql://api@127.0.0.1:1/nowhere"  # nothing listens on port 1

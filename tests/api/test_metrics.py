@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import migrations
 from api.db import close_pool
-from tests.helpers import ROOT, SECRET, assert_error, make_app
+from tests.api.helpers import SECRET, assert_error, make_app
+from tests.helpers import ROOT
 
 TOKEN = "metrics-token-" + "m" * 20
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}

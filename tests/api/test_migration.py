@@ -11,7 +11,8 @@ from psycopg2.extensions import make_dsn
 
 import migrations
 from api.db import close_pool
-from tests.helpers import PASSWORD, PROTECTED, PUBLIC, make_app, query, walk
+from tests.api.helpers import PASSWORD, PROTECTED, PUBLIC, make_app, walk
+from tests.helpers import query
 
 
 def test_role_is_nologin_and_read_only_everywhere(db):

@@ -24,7 +24,9 @@ from crawler.vitibrasil.datasets import DATASETS
 from ml.train import predict
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load as load_observations
-from tests.helpers import PASSWORD, assert_error, make_app, query, records, train_models
+from tests.api.helpers import PASSWORD, assert_error, make_app
+from tests.helpers import query, records
+from tests.ml.helpers import train_models
 
 DATA = "/api/v1/ml/training-data"
 

@@ -20,7 +20,8 @@ from api import create_app
 from api.db import close_pool
 from tests.api.fill import load_books
 from tests.cluster import Cluster, cluster_root
-from tests.helpers import SECRET, query
+from tests.api.helpers import SECRET
+from tests.helpers import query
 from tests.sites.books import generate_books
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from tests.helpers import by_category, cents
+from tests.api.helpers import by_category, cents
 
 
 def get(client, auth, path):

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from tests.helpers import ROOT, assert_error, query
+from tests.api.helpers import assert_error
+from tests.helpers import ROOT, query
 
 
 def _users(db):

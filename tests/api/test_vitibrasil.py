@@ -17,7 +17,8 @@ import pytest
 
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
-from tests.helpers import assert_error, query
+from tests.api.helpers import assert_error
+from tests.helpers import query
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load
 

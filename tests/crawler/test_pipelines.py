@@ -26,7 +26,8 @@ from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.observations import Observation
 from tests.api.fill import SITE, book_item
 from tests.crawler.vitibrasil.storage import expected, load, stored
-from tests.helpers import last_run, query, store_run
+from tests.crawler.helpers import store_run
+from tests.helpers import last_run, query
 from tests.sites.books import generate_books
 
 # The project's settings, but the reactor get_crawler chooses: these runs never start one.

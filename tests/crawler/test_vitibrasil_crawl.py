@@ -25,7 +25,8 @@ from crawler.vitibrasil.datasets import DATASETS
 from tests.api.fill import load_books
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import expected, stored
-from tests.helpers import ROOT, as_shown_on_page, last_run, query
+from tests.crawler.helpers import as_shown_on_page
+from tests.helpers import ROOT, last_run, query
 from tests.sites.books import generate_books
 from tests.sites.server import serve
 from tests.sites.vitibrasil import VitibrasilSite

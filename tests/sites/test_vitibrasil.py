@@ -6,7 +6,8 @@ from crawler.vitibrasil.datasets import DATASETS, csv_url, page_url
 from crawler.vitibrasil.observations import ParseError
 from crawler.vitibrasil.page_parser import parse_page
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
-from tests.helpers import as_shown_on_page, fetch
+from tests.crawler.helpers import as_shown_on_page
+from tests.helpers import fetch
 from tests.sites.server import serve
 from tests.sites.vitibrasil import VitibrasilSite
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS, FIRST_YEAR, Dataset
 from crawler.vitibrasil.observations import Observation, whole_units
-from tests.helpers import dataset_for
+from tests.crawler.helpers import dataset_for
 
 BROKEN_CSV = b"<html><body><p>Erro ao gerar o arquivo.</p></body></html>\n"
 

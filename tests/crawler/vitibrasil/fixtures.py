@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import dataset_for
+from tests.crawler.helpers import dataset_for
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "vitibrasil"
 EDITIONS = ("csv", "csv-2024", "csv-2024-04")

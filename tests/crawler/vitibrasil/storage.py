@@ -5,7 +5,8 @@ from __future__ import annotations
 from crawler.items import ObservationItem
 from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import Observation
-from tests.helpers import query, store_run
+from tests.crawler.helpers import store_run
+from tests.helpers import query
 
 Key = tuple[str, str | None, str, int]  # dataset, category, item, year
 

@@ -8,7 +8,7 @@ from crawler.vitibrasil.datasets import DATASETS
 from crawler.vitibrasil.observations import ParseError
 from crawler.vitibrasil.page_parser import parse_page
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures, real_pages
-from tests.helpers import as_shown_on_page
+from tests.crawler.helpers import as_shown_on_page
 
 PAGES = real_pages()
 

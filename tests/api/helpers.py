@@ -1,0 +1,62 @@
+"""Helpers of the API's tests."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from api import create_app
+
+SECRET = "test-secret-" + "x" * 60
+PASSWORD = "correct horse battery"
+
+
+def make_app(db_url: str, **config):
+    return create_app({"TESTING": True, "DATABASE_URL": db_url, "ADMIN_DATABASE_URL": db_url,
+                       "JWT_SECRET_KEY": SECRET, **config})
+
+
+def walk(client, headers: dict, **params) -> list[dict]:
+    """Every item of a books listing, following next_cursor to the end."""
+    items, cursor, pages = [], None, 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/books", query_string=query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        page = response.get_json()
+        items += page["items"]
+        pages += 1
+        assert pages <= 1001, "the cursor walk does not end"
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert len(page["items"]) == int(params.get("limit", 20))
+
+
+def assert_error(response, status: int, *fields: str) -> dict:
+    """A JSON error of the one shape, naming ``fields``."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["status"] == status and body["error"] and body["message"]
+    assert set(fields) <= set(body.get("errors", {})), body
+    for name in fields:
+        assert name in body["message"]
+    return body
+
+
+def cents(value) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # PostgreSQL's round()
+
+
+def by_category(books) -> dict[str, list]:
+    groups = defaultdict(list)
+    for book in books.values():
+        groups[book.category].append(book)
+    return groups
+
+
+PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
+PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories", "/api/v1/stats",
+             "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data",
+             "/api/v1/ml/models"]
