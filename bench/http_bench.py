@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
+from tests.cluster import free_port  # noqa: E402
 
 CATEGORIES = ["Travel", "Mystery", "Historical Fiction", "Sequential Art", "Classics", "Philosophy", "Romance",
               "Womens Fiction", "Fiction", "Childrens", "Religion", "Nonfiction", "Music", "Default",
@@ -138,12 +139,6 @@ def wrk(port: int, paths: list[str], token: str, seconds: int, connections: int)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p99": float(p99.group(1)) * scale,
             "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,15 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
 from bench.api_bench import drop_database, fresh_database  # noqa: E402
+from tests.cluster import free_port  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 PASSWORD = "bench password 1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(connection: http.client.HTTPConnection, method: str, path: str, body=None, headers=None):
