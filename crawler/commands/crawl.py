@@ -28,7 +28,7 @@ class Command(ScrapyCrawl):
     def run(self, args, opts):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         if PostgresPipeline.enabled(self.settings):
             try:
                 PostgresPipeline.check_database(self.settings)
