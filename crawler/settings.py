@@ -44,6 +44,11 @@ POSTGRES_RETRY_SECONDS = float(os.environ.get("POSTGRES_RETRY_SECONDS", 60))
 # run ends 'partial' and removes nothing. -s REMOVAL_MAX_FRACTION=1 lifts the limit for one run.
 REMOVAL_MAX_FRACTION = float(os.environ.get("REMOVAL_MAX_FRACTION", 0.05))
 
+# Stop early when the first 3 listing pages, or the first 3 product pages, all stayed broken
+# alike after their retries: the site's markup changed (crawler/monitors.py). 0: never.
+CLOSESPIDER_SYSTEMATIC_BREAKAGE = int(os.environ.get("CLOSESPIDER_SYSTEMATIC_BREAKAGE", 3))
+EXTENSIONS = {"crawler.monitors.SystematicBreakage": 500}
+
 # Progress in the log (pages, items and their rates per minute) every LOGSTATS_INTERVAL seconds.
 LOGSTATS_INTERVAL = float(os.environ.get("LOGSTATS_INTERVAL", 60))
 
@@ -51,4 +56,4 @@ LOGSTATS_INTERVAL = float(os.environ.get("LOGSTATS_INTERVAL", 60))
 # Scrapy's text handler (its own LOG_FORMAT setting, a %-format, is left alone).
 if json_requested():
     LOG_INSTALL_ROOT_HANDLER = False
-    EXTENSIONS = {"crawler.logs.JsonLogs": 0}
+    EXTENSIONS["crawler.logs.JsonLogs"] = 0

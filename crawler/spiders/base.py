@@ -10,7 +10,8 @@ closes the run (the status rules are in crawler/outcome.py):
 - ``outcome``: did it get everything it was asked for? None when it did, else
   ``Outcome('partial' | 'failed', what is missing)``. The default compares what
   the spider saw (``saw``) with what the site declared (``declare``), and counts
-  pages that never came back whole (``page_broken``).
+  pages that never came back whole (``page_read`` with a problem; crawler/monitors.py
+  stops the crawl early when the first ones all broke alike).
 - ``page_problem(request, response)``: how a page contradicts itself (cut short,
   fewer products than it declares, ...), or None. BackoffRetryMiddleware retries
   such a page like a transient error, with backoff, before the spider reads it.
@@ -23,6 +24,7 @@ from collections import Counter
 import scrapy
 from pydantic import BaseModel
 
+from crawler import monitors
 from crawler.outcome import FAILED, PARTIAL, Outcome
 
 
@@ -65,10 +67,13 @@ class ProjectSpider(scrapy.Spider):
     def saw(self, what: str, count: int = 1) -> None:
         self.seen[what] += count
 
-    def page_broken(self, response, problem: str) -> None:
-        self.broken_pages[response.url] = problem
-        self.crawler.stats.inc_value("completeness/broken_pages")
-        self.logger.error("Page never came back whole, not read: %s (%s)", response.url, problem)
+    def page_read(self, response, kind: str, problem: str | None = None) -> None:
+        """A page of ``kind`` ("listing pages") read whole or, with ``problem``, given up on."""
+        if problem:
+            self.broken_pages[response.url] = problem
+            self.crawler.stats.inc_value("completeness/broken_pages")
+            self.logger.error("Page never came back whole, not read: %s (%s)", response.url, problem)
+        self.crawler.signals.send_catch_log(monitors.page_read, kind=kind, url=response.url, problem=problem)
 
     def start_failed(self, failure) -> None:
         """errback of the start request: the site could not be reached."""

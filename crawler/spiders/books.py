@@ -95,9 +95,9 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
         raise CloseSpider("unknown_category")
 
     def parse_listing(self, response):
-        if problem := _listing_problem(response):
-            self.page_broken(response, problem)  # what it does list is still followed
-        else:
+        problem = _listing_problem(response)
+        self.page_read(response, "listing pages", problem)  # what a broken one does list is still followed
+        if not problem:
             total, _, pages = _declared(response)
             self.declare("books", total)
             self.declare("listing pages", pages)
@@ -108,8 +108,9 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
             yield response.follow(next_page, callback=self.parse_listing)
 
     def parse_book(self, response):
-        if problem := _product_problem(response):
-            self.page_broken(response, problem)
+        problem = _product_problem(response)
+        self.page_read(response, "product pages", problem)
+        if problem:
             return
         self.saw("books")
         # The live server sends no charset; the pages are UTF-8 whatever a decoder guesses.

@@ -283,6 +283,35 @@ def test_pages_cut_or_failing_once_are_retried_and_exactly_1000_books_land_witho
     assert f"Crawl run {run['id']} partial: " in result.stderr
 
 
+@pytest.mark.parametrize("redesign, kind, problem", [
+    ("cards", "listing pages", "0 products where page 1 of 10 of 200 results has 20"),
+    ("details", "product pages", "no product details table"),
+])
+def test_a_redesigned_site_stops_the_crawl_early_and_changes_nothing(db, crawl, redesign, kind, problem):
+    """Issue 21: every page broken the same way from the start stops the crawl after the first 3 of a kind."""
+    site = BooksSite(generate_books(200, seed=12))
+    with serve(site) as base_url:
+        assert crawl_site(crawl, base_url).returncode == 0
+        before = query(db, "SELECT id, updated_at, removed_at, xmin::text FROM books ORDER BY id")
+        site.requests.clear()
+        site.redesigned.add(redesign)
+        result = crawl_site(crawl, base_url)
+    assert result.returncode == 1, result.stderr[-3000:]
+    run = last_run(db)
+    assert run["status"] == "failed" and run["inserted"] == run["updated"] == run["removed"] == 0
+    assert run["finish_reason"].startswith(
+        f"the site's markup changed? the first 3 {kind} never came back whole, all alike: {problem} ({base_url}")
+    assert f"Crawl run {run['id']} failed: the site's markup changed?" in result.stderr
+    assert query(db, "SELECT id, updated_at, removed_at, xmin::text FROM books ORDER BY id") == before
+    listings = {p for p in site.requests if p == "index.html" or p.startswith("catalogue/page-")}
+    products = {p for p in site.requests if p not in listings and p != "robots.txt"}
+    if redesign == "cards":  # listings are read one after another: the fourth was never asked for
+        assert listings == {"index.html", "catalogue/page-2.html", "catalogue/page-3.html"} and not products
+        assert all(site.requests[p] == 4 for p in listings)  # each retried first (RETRY_TIMES)
+    else:  # product pages are fetched side by side: most were still being retried when the crawl stopped
+        assert run["stats"]["completeness/broken_pages"] < len(site.books) // 4
+
+
 def test_removal_safety_net_holds_above_the_limit_and_yields_to_an_explicit_override(db, crawl):
     site = BooksSite(generate_books(100, seed=8))
     with serve(site) as base_url:

@@ -75,7 +75,7 @@ def test_the_outcome_compares_what_was_seen_with_what_the_site_declared(spider):
                                                "saw 2 of 3 listing pages the site declares")
     spider.seen.update({"books": 1, "listing pages": 1})
     assert spider.outcome is None
-    spider.page_broken(page(spider, BOOK)[1], "no footer")
+    spider.page_read(page(spider, BOOK)[1], "product pages", "no footer")
     assert spider.outcome == (outcome.PARTIAL, f"1 page(s) never came back whole: http://127.0.0.1/{BOOK} (no footer)")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
 from crawler.spiders.books import BooksSpider
 from tests.helpers import FIXTURES
@@ -22,6 +23,10 @@ RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
 def response_for(path: Path, url: str) -> HtmlResponse:
     # As the live server: bytes without a charset in Content-Type.
     return HtmlResponse(url=url, body=path.read_bytes(), headers={"Content-Type": "text/html"})
+
+
+def spider() -> BooksSpider:
+    return BooksSpider.from_crawler(get_crawler(BooksSpider))
 
 
 @functools.cache
@@ -37,7 +42,7 @@ def product_pages() -> list[Path]:
 @pytest.mark.parametrize("page", product_pages(), ids=lambda p: p.parent.name)
 def test_every_real_product_page_parses_to_the_published_values(page):
     url = f"https://books.toscrape.com/catalogue/{page.parent.name}/index.html"
-    (item,) = BooksSpider().parse_book(response_for(page, url))
+    (item,) = spider().parse_book(response_for(page, url))
     row = expected_books()[item.id]
 
     assert item.url == row["product_page_url"]
@@ -57,19 +62,19 @@ def test_every_real_product_page_parses_to_the_published_values(page):
 
 def test_text_is_decoded_as_utf8_not_latin1():
     page = SITE / "catalogue" / "a-light-in-the-attic_1000" / "index.html"
-    (item,) = BooksSpider().parse_book(response_for(page, "https://books.toscrape.com/catalogue/a-light-in-the-attic_1000/index.html"))
+    (item,) = spider().parse_book(response_for(page, "https://books.toscrape.com/catalogue/a-light-in-the-attic_1000/index.html"))
     assert item.price == Decimal("51.77")
     assert "Â" not in repr(item)
 
 
 def test_book_without_description_has_none():
     (page,) = SITE.glob("catalogue/*_840/index.html")
-    (item,) = BooksSpider().parse_book(response_for(page, f"https://books.toscrape.com/catalogue/{page.parent.name}/index.html"))
+    (item,) = spider().parse_book(response_for(page, f"https://books.toscrape.com/catalogue/{page.parent.name}/index.html"))
     assert item.description is None
 
 
 def test_home_page_yields_its_20_books_and_the_next_page_only():
-    requests = list(BooksSpider().parse_listing(response_for(SITE / "index.html", "https://books.toscrape.com/index.html")))
+    requests = list(spider().parse_listing(response_for(SITE / "index.html", "https://books.toscrape.com/index.html")))
     products = [r.url for r in requests if r.callback.__name__ == "parse_book"]
     pages = [r.url for r in requests if r.callback.__name__ == "parse_listing"]
     assert len(products) == 20 and products[0] == "https://books.toscrape.com/catalogue/a-light-in-the-attic_1000/index.html"
@@ -91,5 +96,5 @@ def test_product_page_links_are_not_followed():
     """The "recently viewed" cards on a product page are other books: nothing is requested from them."""
     page = SITE / "catalogue" / "a-fierce-and-subtle-poison_875" / "index.html"
     assert page.read_bytes().count(b"article class=\"product_pod\"") == 6
-    results = list(BooksSpider().parse_book(response_for(page, "https://books.toscrape.com/catalogue/a-fierce-and-subtle-poison_875/index.html")))
+    results = list(spider().parse_book(response_for(page, "https://books.toscrape.com/catalogue/a-fierce-and-subtle-poison_875/index.html")))
     assert len(results) == 1 and not hasattr(results[0], "callback")

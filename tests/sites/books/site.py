@@ -108,6 +108,13 @@ def cut(body: bytes) -> bytes:
     return body
 
 
+# A redesign: what REDESIGNS[kind] renames on every page. BooksSite.redesigned holds the kinds in effect.
+REDESIGNS: dict[str, tuple[bytes, bytes]] = {
+    "cards": (b'<article class="product_pod">', b'<article class="product-card">'),  # listings show 0 products
+    "details": (b'<table class="table table-striped">', b'<table class="table product-details">'),  # no table
+}
+
+
 # --- the site ---------------------------------------------------------------------
 
 class BooksSite:
@@ -121,6 +128,7 @@ class BooksSite:
       fail_once        paths answering 500 on their next request, then normally
       cut_once         paths served cut short but well-formed (see cut()) on their next request, then whole
       cut              paths always served cut short but well-formed
+      redesigned       REDESIGNS kinds applied to every page ("cards": product_pod renamed, "details": the table's class)
       malformed        book id -> a MALFORMED kind, applied to its product page
       requests         Counter of requested paths (HTTP only: handle(), not render())
       recently_viewed  book id -> ids of its "recently viewed" cards ([] hides the block)
@@ -135,6 +143,7 @@ class BooksSite:
         self.fail_once: set[str] = set()
         self.cut_once: set[str] = set()
         self.cut: set[str] = set()
+        self.redesigned: set[str] = set()
         self.malformed: dict[int, str] = {}
         self.requests: collections.Counter[str] = collections.Counter()
         # book id -> ids of its "recently viewed" cards; default: the 6 books listed just before it.
@@ -178,6 +187,8 @@ class BooksSite:
             cut_now = path in self.cut or path in self.cut_once
             self.cut_once.discard(path)
         status, body = self.render(path)
+        for kind in self.redesigned:
+            body = body.replace(*REDESIGNS[kind])
         return (status, cut(body)) if cut_now and status == 200 else (status, body)
 
     def respond(self, target: str) -> tuple[int, str, bytes]:
