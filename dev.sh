@@ -2,6 +2,7 @@
 # One entry point for a fresh machine (needs only Python 3.11+):
 #   ./dev.sh run   crawl books.toscrape.com into the embedded PostgreSQL, then serve the API (also after
 #                  a crawl that did not finish: over what the database holds)
+#   ./dev.sh fixtures  download the real pages and CSV files the tests read into .fixtures/ (checked)
 #   ./dev.sh test  run the whole test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -46,12 +47,16 @@ case "${1:-}" in
     fi
     exec flask --app api run --port "${PORT:-5000}"
     ;;
+  fixtures)
+    venv requirements-dev.txt
+    exec python -m tests.fixtures fetch "${@:2}"
+    ;;
   test)
     venv requirements-dev.txt
     exec python -m pytest "${@:2}"
     ;;
   *)
-    echo "usage: ./dev.sh run [scrapy crawl options] | ./dev.sh test [pytest options]" >&2
+    echo "usage: ./dev.sh run [scrapy crawl options] | ./dev.sh fixtures [--dest DIR] | ./dev.sh test [pytest options]" >&2
     exit 64
     ;;
 esac

@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 
 def with_dbname(url: str, dbname: str) -> str:

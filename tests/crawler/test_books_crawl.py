@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from scrapy.utils.test import get_crawler
 
 from crawler.spiders.books import BooksSpider
-from tests.helpers import FIXTURES, ROOT, last_run, query
+from tests.fixtures import BOOKS, needs_books
+from tests.helpers import ROOT, last_run, query
 from tests.sites.books import BooksSite, generate_books, real_books, serve
 
 BOOK_COLUMNS = """b.id, b.upc, b.title, c.name, b.price, b.price_excl_tax, b.price_incl_tax, b.tax,
@@ -230,10 +231,10 @@ def test_a_killed_run_is_merged_by_the_next_one(db, db_url):
     assert query(db, "SELECT count(*) FROM staging.books") == [(0,)]
 
 
-@pytest.mark.skipif(not (FIXTURES / "books.toscrape.com").is_dir(), reason="../shared/fixtures is absent")
+@needs_books
 def test_site_built_from_the_real_pages_lands_all_1000_books_exactly(db, crawl):
-    books = real_books(FIXTURES)
-    site = BooksSite(books, real_templates=FIXTURES / "books.toscrape.com" / "site")
+    books = real_books(BOOKS)
+    site = BooksSite(books, real_templates=BOOKS / "site")
     with serve(site) as base_url:
         result = crawl_site(crawl, base_url)
         assert result.returncode == 0, result.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""The books spider's parsing, on the real pages saved in ../shared/fixtures (skipped when absent)."""
+"""The books spider's parsing, on the real saved pages (tests/fixtures; skipped when absent)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.spiders.books import BooksSpider
-from tests.helpers import FIXTURES
+from tests.fixtures import BOOKS, needs_books
 
-SITE = FIXTURES / "books.toscrape.com" / "site"
-pytestmark = pytest.mark.skipif(not SITE.is_dir(), reason="../shared/fixtures is absent")
+SITE = BOOKS / "site"
+pytestmark = needs_books
 RATINGS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
 
 
@@ -31,7 +31,7 @@ def spider() -> BooksSpider:
 
 @functools.cache
 def expected_books() -> dict[int, dict]:
-    with (FIXTURES / "books.toscrape.com" / "books.csv").open(encoding="utf-8") as f:
+    with (BOOKS / "books.csv").open(encoding="utf-8") as f:
         return {int(re.search(r"_(\d+)/index.html$", row["product_page_url"]).group(1)): row for row in csv.DictReader(f)}
 
 

@@ -1,16 +1,13 @@
-"""Where the real Vitibrasil fixtures live (../shared/fixtures, read-only)."""
+"""The real Vitibrasil fixtures (tests/fixtures: where they live): editions and saved pages."""
 
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.crawler.helpers import dataset_for
+from tests.fixtures import VITIBRASIL as FIXTURES
+from tests.fixtures import needs_vitibrasil as needs_fixtures
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "vitibrasil"
 EDITIONS = ("csv", "csv-2024", "csv-2024-04")
-
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="no ../shared/fixtures/vitibrasil")
 
 
 def real_pages() -> list[tuple[str, int, Path]]:

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from tests.fixtures import BOOKS as BOOKS_FIXTURES
+from tests.fixtures import COMMAND, FIXTURES
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = (REPO_ROOT / ".." / "shared" / "fixtures").resolve()
-BOOKS_FIXTURES = FIXTURES / "books.toscrape.com"
 
 # The real sidebar, in order; the category number n gives the URL ".../<slug>_<n>/".
 CATEGORY_NAMES = [
@@ -149,7 +150,7 @@ def require_fixtures() -> Path:
     d = books_fixtures_dir()
     if not (d / "books.csv").exists():
         import pytest
-        pytest.skip(f"fixtures not available: {d}")
+        pytest.skip(f"no fixtures at {d}: run {COMMAND}")
     return d
 
 
