@@ -26,6 +26,10 @@ DOWNLOADER_MIDDLEWARES = {
 }
 RETRY_BACKOFF_BASE = 1.0
 RETRY_BACKOFF_MAX = 60.0
+# A page's retries go before pages not tried yet (Scrapy's -1 puts them after): a page that stays
+# broken is known after its own backoff, not after every other page's first tries, so a site
+# broken everywhere stops in seconds (crawler/monitors.py), not minutes.
+RETRY_PRIORITY_ADJUST = 1
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
