@@ -114,7 +114,7 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
             return
         self.saw("books")
         # The live server sends no charset; the pages are UTF-8 whatever a decoder guesses. Their meta
-        # tag says so, so this is rare: a replaced response is parsed again (1000 pages: ~0.4 s).
+        # tag says so, so this is rare: a replaced response is parsed a second time.
         if response.encoding != "utf-8":
             response = response.replace(encoding="utf-8")
         table = {
