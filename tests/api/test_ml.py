@@ -17,10 +17,12 @@ from sklearn.dummy import DummyRegressor
 
 import migrations
 from api.db import close_pool
-from api.model_store import UntrustedArtifact, load_artifact
 from api.schemas.ml import FEATURES
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
+from ml import artifacts
+from ml import wine as winedata
+from ml.artifacts import UntrustedArtifact
 from ml.train import predict
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load as load_observations
@@ -92,18 +94,41 @@ PREDICT = "/api/v1/ml/predictions"
 WINE = [{"dataset": "export_table_wine", "country": "Paraguai", "year": 2025},
         {"dataset": "export_table_wine", "country": "Paraguai", "year": 2023},
         {"dataset": "import_table_wine", "country": "Chile", "year": 2025},
-        {"dataset": "import_table_wine", "country": "Argentina", "year": 2010}]
+        {"dataset": "import_table_wine", "country": "Argentina", "year": 2010},
+        {"dataset": "import_table_wine", "country": "Chile", "year": 2026},
+        {"dataset": "import_fresh_grapes", "country": "Chile", "year": 2027},
+        {"dataset": "import_table_wine", "country": "Chile", "year": 2025, "quantity_kg": 5e7,
+         "production": 4e8}]
 BOOK = {"category": "Poetry", "rating": 4, "availability": 3, "review_count": 0, "description_length": 800}
 
 
 @pytest.fixture
 def vitibrasil_trade(catalogue, db_url):
-    """The two table-wine trade datasets of the 2025 edition, stored as the pipelines store them."""
+    """The 2025 edition (trade and volume datasets), stored as the pipelines store it."""
     conn = migrations.connect(db_url)
     if query(conn, "SELECT count(*) FROM vitibrasil.observations") == [(0,)]:
-        load_observations(conn, [o for name in ("export_table_wine", "import_table_wine") for o in parse_csv(
-            name, (FIXTURES / "csv" / DATASETS[name].csv_name).read_bytes())])
+        load_observations(conn, [o for name, dataset in DATASETS.items() for o in parse_csv(
+            name, (FIXTURES / "csv" / dataset.csv_name).read_bytes())])
     conn.close()
+
+
+def trainer_forecast(trained, instance: dict) -> tuple[float, str, str]:
+    """What the trainer's own objects forecast for ``instance`` (every series in its panel): the value,
+    its kind and what served it."""
+    panel = winedata.panel(trained.trade, trained.volumes)
+    last = panel.last_year
+    n = list(zip(panel.datasets, panel.countries)).index((instance["dataset"], instance["country"]))
+    h = instance["year"] - last
+    drivers = np.full((len(panel.datasets), 4), np.nan)
+    drivers[n] = [instance.get(d, np.nan) for d in winedata.DRIVERS]
+    served = {(r["scenario"], r["horizon"]): r for r in trained.horizons}
+    row = served[(True, h)] if np.isfinite(drivers[n]).any() and served[(True, h)]["serves"] == "model" \
+        else served[(False, h)]
+    if row["serves"] != "model":
+        return float(winedata.naive(panel, last)[row["serves"]][n]), "forecast", row["serves"]
+    kind = "scenario" if row["scenario"] else "forecast"
+    x = winedata.design(panel, last, drivers)[[n]][:, winedata.columns(trained.params["horizons"][f"{kind}_{h}"]["features"])]
+    return float(panel.price[n, -1] * np.exp(trained.estimator[kind][h - 1].predict(x)[0])), kind, "model"
 
 
 def trainer_prediction(trained, rows: list[dict]) -> list[float]:
@@ -143,31 +168,52 @@ def test_models_and_predictions_equal_the_trainers(client, auth, db_url, vitibra
                                            "train_size": trained.train_size, "heldout_size": trained.heldout_size}
         assert (latest["serves"], latest["features"], latest["artifact_sha256"]) == (
             trained.serves, trained.features, trained.artifact_sha256)
-    assert models["wine_price"]["versions"][0]["serves"] == "model"
 
-    body = client.post(PREDICT, json={"model": "wine_price", "instances": WINE}, headers=auth).get_json()
-    assert (body["model"], body["version"], body["serves"], body["algorithm"]) == (
-        "wine_price", models["wine_price"]["active_version"], "model", "HistGradientBoostingRegressor")
-    rows = [view_rows(db_url, "wine_price_features", "dataset = %s AND country = %s AND year = %s",
-                      (i["dataset"], i["country"], i["year"]))[0] for i in WINE]
-    assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(wine, rows)
-    assert [p["instance"] for p in body["predictions"]] == WINE
+    latest = models["wine_price"]["versions"][0]
+    assert latest["backtest"] == json.loads(json.dumps(wine.backtest))
+    assert [(h["scenario"], h["horizon"], h["serves"]) for h in latest["horizons"]] == [
+        (h["scenario"], h["horizon"], h["serves"]) for h in wine.horizons]
+
+    body = client.post(PREDICT, json={"model": "wine_price", "instances": WINE, "levels": [0.8, 0.95]},
+                       headers=auth).get_json()
+    assert (body["model"], body["version"], body["algorithm"]) == (
+        "wine_price", models["wine_price"]["active_version"], "HistGradientBoostingRegressor")
+    predictions = body["predictions"]
+    assert [p["instance"] for p in predictions] == WINE
+    conn = migrations.connect(db_url)
+    observed = {(i["dataset"], i["country"], i["year"]): float(v) / float(q) for i in WINE[1:4:2] for (q, v) in
+                query(conn, "SELECT quantity, value_usd FROM vitibrasil.observations"
+                            " WHERE dataset = %s AND item = %s AND year = %s", (i["dataset"], i["country"], i["year"]))}
+    conn.close()
+    for instance, answer in zip(WINE, predictions):
+        if instance["year"] <= 2024:  # the data's last year: observations, never a fitted value
+            assert answer == {"instance": instance, "kind": "observed", "horizon": 0, "served_by": "observation",
+                              "interval": None, "intervals": [], "inputs": [],
+                              "prediction": pytest.approx(observed[tuple(instance.values())])}
+            continue
+        value, kind, served_by = trainer_forecast(wine, instance)
+        assert (answer["prediction"], answer["kind"], answer["served_by"], answer["horizon"]) == (
+            pytest.approx(value, rel=1e-9), kind, served_by, instance["year"] - 2024)
+        assert [i["level"] for i in answer["intervals"]] == [0.8, 0.95] and answer["interval"] == answer["intervals"][0]
+        low80, low95 = answer["intervals"][0]["low"], answer["intervals"][1]["low"]
+        assert low95 < low80 < answer["prediction"] < answer["intervals"][0]["high"] < answer["intervals"][1]["high"]
+        assert answer["inputs"] == (["quantity_kg", "production"] if kind == "scenario" else [])
 
     listed = view_rows(db_url, "book_price_features", "book_id = ANY(%s) ORDER BY book_id", ([1, 2, 999],))
     instances = [{"book_id": r["book_id"]} for r in listed] + [BOOK]
     body = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
     assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(book, listed + [BOOK])
     assert body["algorithm"] == ("HistGradientBoostingRegressor" if book.serves == "model"
-                                 else "baseline: the training median price of the book's category")
+                                 else f"baseline: {book.baseline}")
 
 
 def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):
     [first] = train_models(db_url, "book_price")
     instances = [BOOK, {**BOOK, "category": "Travel", "rating": 1}]
     answer = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
-    loaded = app.extensions["api.ml_models"]["book_price"].estimator
+    loaded = app.extensions["ml.serving"].loaded["book_price"].estimator
     again = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
-    assert again == answer and app.extensions["api.ml_models"]["book_price"].estimator is loaded
+    assert again == answer and app.extensions["ml.serving"].loaded["book_price"].estimator is loaded
 
     conn = migrations.connect(db_url)
     with conn, conn.cursor() as cur:  # the data moves: the next training learns other prices
@@ -183,7 +229,7 @@ def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):
         conn.close()
     assert newer["version"] == answer["version"] + 1 and second.artifact_sha256 != first.artifact_sha256
     assert [p["prediction"] for p in newer["predictions"]] == trainer_prediction(second, instances)
-    assert app.extensions["api.ml_models"]["book_price"].estimator is not loaded
+    assert app.extensions["ml.serving"].loaded["book_price"].estimator is not loaded
 
 
 def test_an_untrusted_artifact_is_refused(client, auth, db_url, catalogue):
@@ -199,7 +245,7 @@ def test_an_untrusted_artifact_is_refused(client, auth, db_url, catalogue):
     body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
     assert "untrusted type(s): subprocess.Popen" in body["message"] and "python -m ml train" in body["message"]
     with pytest.raises(UntrustedArtifact, match="sha256"):
-        load_artifact(data, "0" * 64)
+        artifacts.load(data, "0" * 64)
 
 
 @needs_fixtures
