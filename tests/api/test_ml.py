@@ -149,6 +149,8 @@ def test_no_trained_model_yet(db, client, auth):
         ("wine_price", None, []), ("book_price", None, [])]
     body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
     assert body["message"] == "model book_price has no trained version yet: run `python -m ml train book_price`"
+    body = assert_error(client.post(PREDICT, json={"model": "wine_price", "instances": WINE}, headers=auth), 503)
+    assert body["message"] == "model wine_price has no trained version yet: run `python -m ml train wine_price`"
 
 
 @needs_fixtures
@@ -282,6 +284,32 @@ def test_predictions_bad_input(client, auth, db_url, vitibrasil_trade):
         WINE[0], {"dataset": "export_table_wine", "country": "Atlantida", "year": 2024},
         {"dataset": "export_table_wine", "country": "Paraguai", "year": 2030}]}), 422, "instances[1]", "instances[2]")
     assert "export_table_wine Atlantida 2024" in body["message"] and "Paraguai 2030" in body["message"]
+    # Scenario drivers: negative, not a number, beyond 100 times the largest observed.
+    conn = migrations.connect(db_url)
+    [(largest,)] = query(conn, "SELECT max(quantity)::float8 FROM vitibrasil.observations o"
+                               " JOIN vitibrasil.datasets d ON d.name = o.dataset AND d.kind = 'trade'")
+    conn.close()
+    assert_error(post({"model": "wine_price", "instances": [
+        {**WINE[0], "production": -1}, {**WINE[0], "processing": "lots"}]}), 400,
+        "instances[0].production", "instances[1].processing")
+    body = assert_error(post({"model": "wine_price", "instances": [
+        {**WINE[0], "quantity_kg": 99 * largest}, {**WINE[0], "quantity_kg": 101 * largest}]}), 400,
+        "instances[1].quantity_kg")
+    assert body["errors"]["instances[1].quantity_kg"] == [
+        f"More than 100 times the largest quantity_kg ever observed ({largest:g})."]
+    response = client.post(PREDICT, data='{"model": "wine_price", "instances": [{"dataset": "export_table_wine",'
+                           ' "country": "Paraguai", "year": 2025, "commercialization": NaN}]}',
+                           content_type="application/json", headers=auth)
+    assert_error(response, 400, "instances[0].commercialization")
+    assert_error(post({"model": "wine_price", "levels": [0.3], "instances": [WINE[0]]}), 400, "levels")
+    assert_error(post({"model": "wine_price", "levels": [], "instances": [WINE[0]]}), 400, "levels")
+    assert_error(post({"model": "book_price", "levels": [0.8], "instances": [BOOK]}), 400, "levels")
+    body = assert_error(post({"model": "wine_price", "instances": [
+        {"dataset": "export_table_wine", "country": "Paraguai", "year": 2028},
+        {"dataset": "export_table_wine", "country": "Atlantida", "year": 2000}]}), 422, "instances[0]", "instances[1]")
+    assert body["errors"] == {"instances[0]": ["2028 is more than 3 years past the data (2024)."],
+                              "instances[1]": ["No observed 2000 price of Atlantida in export_table_wine."]}
+
     body = assert_error(post({"model": "book_price", "instances": [{"book_id": 25}, {**BOOK, "category": "Cooking"},
                                                                    {"book_id": 1}]}),
                         422, "instances[0].book_id", "instances[1].category")  # 25: removed by the second run
