@@ -124,6 +124,9 @@ def _fit(config: tuple[str, str], scenario: bool, train: Rows, protocol: Protoco
         mask = np.random.default_rng(protocol.seed).random((len(x), len(wine.SCENARIO))) < 0.5
         hidden[:, -len(wine.SCENARIO):][mask] = np.nan
         x, y = np.vstack([x, hidden]), np.concatenate([y, y])
+    # A feature without any value (Brazil's volumes when they were not crawled) cannot be binned:
+    # constant, it is never split on, and its NaN at prediction time goes nowhere.
+    x[:, ~np.isfinite(x).any(axis=0)] = 0.0
     return _estimator(config[1], features, protocol, protocol.seed).fit(x, y)
 
 

@@ -13,13 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
-
-
-def _flat(prefix: str, value, out: dict) -> dict:
+def _flat(prefix: str, value, out: dict, sep: str = ".") -> dict:
     if isinstance(value, dict):
         for key, item in value.items():
-            _flat(f"{prefix}.{key}" if prefix else str(key), item, out)
+            _flat(f"{prefix}{sep}{key}" if prefix else str(key), item, out, sep)
     else:
         out[prefix] = value
     return out
@@ -34,8 +31,8 @@ def metrics(trained) -> dict[str, float]:
     for kind, tables in trained.backtest.items():
         for table in tables:
             for family, figures in table["families"].items():
-                flat = _flat("", {k: v for k, v in figures.items() if k != "strongest_naive"}, {})
-                for key, value in flat.items():
+                flat = _flat("", {k: v for k, v in figures.items() if k != "strongest_naive"}, {}, "/")
+                for key, value in flat.items():  # e.g. forecast/h1/all/model/coverage/0.8
                     out[f"{kind}/h{table['horizon']}/{family}/{key}"] = float(value)
     return out
 
@@ -57,6 +54,7 @@ def log(trained, version: int) -> str | None:
         return None
     import mlflow
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # the command's output stays one line per model
     mlflow.set_experiment(trained.name)
     with mlflow.start_run(run_name=f"{trained.name} v{version}") as run:
         mlflow.set_tags({"model": trained.name, "version": str(version), "serves": trained.serves,

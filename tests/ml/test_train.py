@@ -19,8 +19,11 @@ from ml.__main__ import main
 from ml.models import MODELS
 from tests.ml.helpers import SMALL
 from ml.train import predict, read
+from crawler.vitibrasil.csv_parser import parse_csv
+from crawler.vitibrasil.datasets import DATASETS
 from tests.api.fill import load_books
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
+from tests.crawler.vitibrasil.storage import load as load_observations
 from tests.helpers import ROOT, query, records
 from tests.sites.books import BooksSite, generate_books
 from tests.sites.server import serve
@@ -213,3 +216,33 @@ def test_real_crawls_then_both_models(db, crawl, cli):
 
     [book] = versions(db, "book_price")  # random generated prices: whichever the rule picked, it is consistent
     assert (book["serves"] == "model") == (book["model_mae"] < book["baseline_mae"])
+
+
+@needs_fixtures
+def test_each_training_is_logged_to_mlflow_when_configured(db, cli, monkeypatch, tmp_path):
+    load_observations(db, [o for name in ("export_table_wine", "import_table_wine") for o in parse_csv(
+        name, (FIXTURES / "csv" / DATASETS[name].csv_name).read_bytes())])
+    assert cli("wine_price")[0] == 0  # MLFLOW_TRACKING_URI unset: nothing to log to
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a local file store, as the tests allow
+    status, out, err = cli("wine_price")
+    assert (status, err) == (0, "")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    [run] = client.search_runs([client.get_experiment_by_name("wine_price").experiment_id])
+    [row] = [v for v in versions(db, "wine_price") if v["version"] == 2]
+    assert run.info.run_name == "wine_price v2" and run.data.tags["artifact_sha256"] == row["artifact_sha256"]
+    for kind in ("forecast", "scenario"):
+        for table in row["backtest"][kind]:
+            figures = table["families"]["all"]
+            prefix = f"{kind}/h{table['horizon']}/all"
+            assert run.data.metrics[f"{prefix}/ratio_high"] == pytest.approx(figures["ratio_high"])
+            assert run.data.metrics[f"{prefix}/model/coverage/0.8"] == pytest.approx(
+                figures["model"]["coverage"]["0.8"])
+            assert run.data.params[f"{kind}/h{table['horizon']}/serves"] == table["serves"]
+    assert run.data.params["last_year"] == "2024"
+    [artifact] = client.list_artifacts(run.info.run_id)
+    assert artifact.path == "wine_price-v2.skops"
+    path = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
+    assert open(path, "rb").read() == bytes(row["artifact"])
