@@ -27,13 +27,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
+from bench.api_bench import drop_database, new_database  # noqa: E402
 from bench.http_bench import Server, token_for  # noqa: E402
 from crawler.vitibrasil.csv_parser import parse_csv  # noqa: E402
 from crawler.vitibrasil.datasets import DATASETS  # noqa: E402
@@ -47,15 +45,8 @@ PREDICT = "/api/v1/ml/predictions"
 
 
 def fresh_database(server_url: str) -> tuple[str, str]:
-    name = f"bench_ml_{uuid.uuid4().hex[:8]}"
-    admin = migrations.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
-    url = make_dsn(server_url, dbname=name)
+    url, name = new_database(server_url, "bench_ml")
     conn = migrations.connect(url)
-    migrations.migrate(conn)
     load(conn, [o for dataset, d in DATASETS.items()
                 for o in parse_csv(dataset, (FIXTURES / "csv" / d.csv_name).read_bytes())])
     conn.close()
@@ -160,11 +151,7 @@ def main() -> int:
         before, after = worker_memory(url, secret, token, {"model": "wine_price", "instances": forecasts[:10]})
         print(f"\ngunicorn worker RSS: {before:.0f} MiB before the first prediction, {after:.0f} MiB after")
     finally:
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
+        drop_database(server_url, name)
     return 0
 
 
