@@ -285,7 +285,7 @@ def train(conn, protocol: Protocol | None = None) -> Trained:
     protocol = protocol or DEFAULT_PROTOCOL
     trade, volumes, runs, data_version = read(conn)
     if not trade:
-        raise TrainingError("wine_price: no trade figures in vitibrasil.observations:"
+        raise TrainingError("wine_price: no training data (trade figures) in vitibrasil.observations:"
                             " run `scrapy crawl vitibrasil` first")
     panel = wine.panel(trade, volumes)
     result = train_panel(panel, protocol)

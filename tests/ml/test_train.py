@@ -145,7 +145,7 @@ def test_exit_status_and_one_line_when_nothing_can_be_trained(empty_database):
     result = subprocess.run([sys.executable, "-m", "ml", "train"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        "error: wine_price: no trade figures in vitibrasil.observations: run `scrapy crawl vitibrasil` first",
+        "error: wine_price: no training data (trade figures) in vitibrasil.observations: run `scrapy crawl vitibrasil` first",
         "error: book_price: no training data in ml.book_price_features: run `scrapy crawl books` first"]
 
     env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:9/none"  # nothing listens on port 9
