@@ -128,7 +128,8 @@ def main() -> int:
         training = time.perf_counter() - start
         registry.register(conn, trained)
         conn.close()
-        print(f"wine_price trained in {training:.1f} s ({'small' if args.quick else 'full'} backtest)")
+        print(f"wine_price trained in {training:.1f} s ({'small' if args.quick else 'full'} backtest),"
+              f" artifact {len(trained.artifact) / 2**20:.1f} MiB")
 
         from api import create_app
         secret = uuid.uuid4().hex * 2

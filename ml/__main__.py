@@ -50,7 +50,7 @@ def train_model(conn, name: str, protocol=None) -> Trained:
     if name == "wine_price":
         from ml import forecast
         return forecast.train(conn, protocol)
-    from ml.models import MODELS as SPECS
+    from ml.models import SPECS
     from ml.train import train
     return train(conn, SPECS[name])
 

@@ -88,7 +88,8 @@ def _category_median(features):
     ])
 
 
-MODELS = {
+# The training specifications of the models ml/train.py trains (the served list is ml/catalog.py).
+SPECS = {
     "book_price": ModelSpec(
         name="book_price", view="book_price_features", where="price IS NOT NULL",
         target="price", scale_feature=None,

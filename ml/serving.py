@@ -175,19 +175,18 @@ def predict_wine(conn, active: Active, instances: list[dict], levels: list[float
         if i["year"] <= last_year:
             price = observed.get((i["dataset"], i["country"], i["year"]))
             if price is None:
-                missing[f"instances[{n}]"] = [f"No observed {i['year']} price of {where}."]
+                missing[n] = f"No observed {i['year']} price of {where}."
             else:
                 answers[n] = {"instance": i, "prediction": float(price), "kind": "observed", "horizon": 0,
                               "served_by": "observation", "interval": None, "intervals": [], "inputs": []}
         elif i["year"] > last_year + max(wine.HORIZONS):
-            missing[f"instances[{n}]"] = [f"{i['year']} is more than {max(wine.HORIZONS)} years past the data"
-                                          f" ({last_year})."]
+            missing[n] = f"{i['year']} is more than {max(wine.HORIZONS)} years past the data ({last_year})."
         elif not np.isfinite(panel.price[n, -1]):
-            missing[f"instances[{n}]"] = [f"No {last_year} price of {where} to forecast from."]
+            missing[n] = f"No {last_year} price of {where} to forecast from."
     if missing:
         raise HistoryMissing("no history to answer from: " + ", ".join(
-            f"{k} ({instances[int(k[10:-1])]['dataset']} {instances[int(k[10:-1])]['country']}"
-            f" {instances[int(k[10:-1])]['year']})" for k in missing), missing)
+            f"instances[{n}] ({instances[n]['dataset']} {instances[n]['country']} {instances[n]['year']})"
+            for n in missing), {f"instances[{n}]": [message] for n, message in missing.items()})
     todo = [n for n, a in enumerate(answers) if a is None]
     if not todo:
         return answers

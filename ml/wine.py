@@ -10,6 +10,8 @@ numpy only: the API imports this module without scikit-learn.
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,7 +126,7 @@ def window(panel: Panel, values: np.ndarray, origin: int, years: int) -> np.ndar
 def naive(panel: Panel, origin: int) -> dict[str, np.ndarray]:
     """Each naive rule's forecast of any later year, from the years up to ``origin``."""
     last3 = window(panel, panel.price, origin, 3)
-    with np.errstate(all="ignore"), _quiet():
+    with _quiet():
         return {"last_price": panel.at(panel.price, origin),
                 "mean_3": np.nanmean(last3, axis=1), "median_3": np.nanmedian(last3, axis=1)}
 
@@ -137,7 +139,7 @@ def design(panel: Panel, origin: int, drivers: np.ndarray | None = None) -> np.n
     """
     p = panel.at(panel.price, origin)
     last5 = window(panel, panel.price, origin, 5)
-    with np.errstate(all="ignore"), _quiet():
+    with _quiet():
         steps = np.diff(np.log(last5), axis=1)
         lags = [np.log(p), _log_ratio(p, panel.at(panel.price, origin - 1)),
                 _log_ratio(p, panel.at(panel.price, origin - 2)), _log_ratio(p, panel.at(panel.price, origin - 3)),
@@ -176,17 +178,12 @@ def family(datasets) -> np.ndarray:
     return np.array(["wine" if d in WINE_DATASETS else "other" for d in datasets], dtype=object)
 
 
-class _quiet:
-    """numpy's 'Mean of empty slice' warnings: an all-NaN window is a NaN feature, on purpose."""
-
-    def __enter__(self):
-        import warnings
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
+@contextmanager
+def _quiet():
+    """numpy's 'Mean of empty slice' and log(0) warnings: an empty window is a NaN feature, on purpose."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
+        yield
 
 
 def conformal_quantile(residuals: np.ndarray, level: float) -> float:

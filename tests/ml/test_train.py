@@ -16,7 +16,7 @@ from sklearn.dummy import DummyRegressor
 import migrations
 from ml import artifacts, forecast, registry
 from ml.__main__ import main
-from ml.models import MODELS
+from ml.models import SPECS
 from tests.ml.helpers import SMALL
 from ml.train import predict, read
 from crawler.vitibrasil.csv_parser import parse_csv
@@ -85,7 +85,7 @@ def test_the_model_is_served_when_it_beats_the_baseline(db, cli):
         "book_price", "finished", "cli", row["id"])
 
     # The stored artifact is the estimator refit on every book; it predicts the view's rows.
-    columns, _, _ = read(db, MODELS["book_price"])
+    columns, _, _ = read(db, SPECS["book_price"])
     prediction = predict(artifacts.load(data), columns, row["features"], None)
     assert np.abs(prediction - columns["price"].astype(float)).mean() < row["baseline_mae"]
 
@@ -98,7 +98,7 @@ def test_the_baseline_is_served_when_the_model_is_not_better(db, cli):
     [row] = versions(db, "book_price")
     assert (row["serves"], row["baseline_mae"], row["features"]) == ("baseline", 0.0, ["category"])
     assert row["model_mae"] > 0 and row["status"] == "active"
-    columns, _, _ = read(db, MODELS["book_price"])
+    columns, _, _ = read(db, SPECS["book_price"])
     served = predict(artifacts.load(bytes(row["artifact"])), columns, row["features"], None)
     assert list(served) == list(columns["price"].astype(float))
 
