@@ -282,8 +282,12 @@ def train_panel(panel: wine.Panel, protocol: Protocol) -> dict:
 
 
 def train(conn, protocol: Protocol | None = None) -> Trained:
-    protocol = protocol or DEFAULT_PROTOCOL
-    trade, volumes, runs, data_version = read(conn)
+    return trained(*read(conn), protocol or DEFAULT_PROTOCOL)
+
+
+def trained(trade: list[tuple], volumes: list[tuple], runs: list[int], data_version: int | None,
+            protocol: Protocol) -> Trained:
+    """wine_price trained on these figures (as read() returns them), ready to register."""
     if not trade:
         raise TrainingError("wine_price: no training data (trade figures) in vitibrasil.observations:"
                             " run `scrapy crawl vitibrasil` first")

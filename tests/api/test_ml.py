@@ -21,6 +21,7 @@ from api.schemas.ml import FEATURES
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
 from ml import artifacts
+from ml import forecast, registry
 from ml import wine as winedata
 from ml.artifacts import UntrustedArtifact
 from ml.train import predict
@@ -28,7 +29,7 @@ from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load as load_observations
 from tests.api.helpers import PASSWORD, assert_error, make_app
 from tests.helpers import query, records
-from tests.ml.helpers import train_models
+from tests.ml.helpers import SMALL, alternating, synthetic, train_models
 
 DATA = "/api/v1/ml/training-data"
 
@@ -207,6 +208,37 @@ def test_models_and_predictions_equal_the_trainers(client, auth, db_url, vitibra
     assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(book, listed + [BOOK])
     assert body["algorithm"] == ("HistGradientBoostingRegressor" if book.serves == "model"
                                  else f"baseline: {book.baseline}")
+
+
+def test_the_served_model_answers_as_the_trainer_computes(client, auth, db_url):
+    """Forecasts and scenarios where the model is served: the API's features (the series' last years
+    read from ml.wine_trade) and the trainer's (the whole panel) give the same numbers."""
+    trade, volumes = synthetic(alternating, series=60)
+    version = forecast.trained(trade, volumes, [], None, SMALL)
+    conn = migrations.connect(db_url)
+    registry.register(conn, version)
+    conn.close()
+    served = {(h["scenario"], h["horizon"]): h["serves"] for h in version.horizons}
+    assert served[(False, 1)] == served[(True, 1)] == "model"
+    instances = [{"dataset": winedata.TRADE_DATASETS[s % 9], "country": f"country {s}", "year": 2016 + s % 3}
+                 for s in range(30)]
+    instances += [{**i, "quantity_kg": 5e5, "production": 3e8, "commercialization": 2e8} for i in instances[::2]]
+    response = client.post(PREDICT, json={"model": "wine_price", "instances": instances}, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    answers = response.get_json()["predictions"]
+    assert [a["instance"] for a in answers] == instances
+    for instance, answer in zip(instances, answers):
+        value, kind, served_by = trainer_forecast(version, instance)
+        assert (answer["prediction"], answer["kind"], answer["served_by"]) == (
+            pytest.approx(value, rel=1e-9), kind, served_by)
+        [interval] = answer["intervals"]
+        residuals = next(h["residuals"] for h in version.horizons if h["horizon"] == answer["horizon"]
+                         and h["scenario"] == (kind == "scenario") and h["serves"] == served_by)
+        q = winedata.conformal_quantile(np.array(residuals), 0.8)
+        assert (interval["low"], interval["high"]) == (pytest.approx(value * np.exp(-q)), pytest.approx(value * np.exp(q)))
+    assert {a["kind"] for a in answers} == {"forecast", "scenario"} and "model" in {a["served_by"] for a in answers}
+    assert {a["inputs"] == ["quantity_kg", "production", "commercialization"] for a in answers
+            if a["kind"] == "scenario"} == {True}
 
 
 def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):

@@ -14,29 +14,7 @@ import pytest
 
 from ml import forecast, wine
 from tests.helpers import ROOT, records
-from tests.ml.helpers import SMALL
-
-YEARS = range(1990, 2016)
-
-
-def synthetic(price, series: int = 200, seed: int = 1) -> tuple[list[tuple], list[tuple]]:
-    """Trade rows (dataset, country, year, quantity, value) with ``price(rng, n_years)`` per series,
-    and Brazil's volumes."""
-    rng = np.random.default_rng(seed)
-    trade = []
-    for s in range(series):
-        dataset = wine.TRADE_DATASETS[s % len(wine.TRADE_DATASETS)]
-        prices = price(rng, len(YEARS))
-        quantities = rng.uniform(1e3, 1e6, len(YEARS))
-        trade += [(dataset, f"country {s}", year, float(q), float(q * p)) for year, p, q in zip(YEARS, prices, quantities)]
-    volumes = [(year, *rng.uniform(1e8, 1e9, 3)) for year in YEARS]
-    return trade, volumes
-
-
-def noisy_level(sigma: float):
-    """log price = the series' level + N(0, sigma) noise each year."""
-    return lambda rng, n: np.exp(rng.normal(0, 1) + rng.normal(0, sigma, n))
-
+from tests.ml.helpers import SMALL, alternating, noisy_level, synthetic
 
 def altered_after(trade, volumes, year: int, seed: int = 9):
     """The same data with every figure after ``year`` replaced at random."""
@@ -103,10 +81,7 @@ def test_the_conformal_quantile():
 
 
 def test_activation_follows_the_bootstrap_interval():
-    # Prices alternate year by year: the price at the origin (and the median of 3) is exact two
-    # years ahead and wrong one or three years ahead, where a model reading the last change is nearly exact.
-    trade, volumes = synthetic(lambda rng, n: np.exp(rng.normal(0, 1)) * np.where(np.arange(n) % 2, 2.0, 1.0)
-                               * np.exp(rng.normal(0, 0.01, n)), series=120)
+    trade, volumes = synthetic(alternating, series=120)
     result = forecast.train_panel(wine.panel(trade, volumes), SMALL)
     for row in result["horizons"]:
         assert (row["serves"] == "model") == (row["ratio_high"] < 1)

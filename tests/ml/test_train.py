@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import subprocess
 import sys
+import time
 from decimal import Decimal
 
 import numpy as np
@@ -133,7 +134,12 @@ def test_one_training_at_a_time(db, db_url, cli):
         assert query(db, "SELECT count(*) FROM ml.model_versions") == [(0,)]
         registry.start(holder, "wine_price", "cli")  # as left by a training killed with -9
     finally:
+        backend = holder.info.backend_pid
         holder.close()
+    deadline = time.monotonic() + 30  # the server ends a closed session's backend (and its locks) a moment later
+    while query(db, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)) != [(0,)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     assert cli("book_price")[0] == 0  # the lock went with its session
     assert query(db, "SELECT model, status, detail FROM ml.trainings ORDER BY id")[2:] == [
         ("wine_price", "failed", "orphaned: its process died before recording an end"),
