@@ -5,24 +5,26 @@ Training data is streamed from a server-side cursor and stamped with the last
 crawl run that changed the books (body and X-Crawl-Run-Id): the rows are the
 state that run left, so a training set can be traced to its crawl.
 
-Models are trained and registered by ``python -m ml train``; predictions come
-from their active version (api/model_store.py) over features read from the
-same views the trainer reads (ml.*_features).
+Models are trained and registered by ``python -m ml train``; ml/ serves them
+(ml/serving.py: the active version, its artifact, the feature matrix, the
+forecasts); this module only maps HTTP onto it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from api import csvstream
-from api.db import fetch_all, fetch_one
+from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
-from api.model_store import VERSION_COLUMNS, UntrustedArtifact, active_model
 from api.operation import operation
+from ml import serving
+from ml.artifacts import UntrustedArtifact
+from ml.catalog import MODELS, instance_errors
 from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
                             PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 
@@ -77,67 +79,36 @@ def training_data(args):
 
 # 1000 instances need more room than the app's body limit (API_MAX_BODY_BYTES, sized for logins).
 PREDICTIONS_MAX_BYTES = 512 * 1024
-
-@dataclass(frozen=True)
-class Model:
-    description: str
-    needs: tuple[tuple[str, ...], ...]  # each instance has exactly one of these field sets
+_STORE = "ml.serving"
 
 
-MODELS = {
-    "wine_price": Model("Price (US$/kg) of a row of a Vitibrasil trade dataset, forecast from earlier years.",
-                        (("dataset", "country", "year"),)),
-    "book_price": Model("Price (GBP) of a book from what its page shows.",
-                        (("book_id",), ("category", "rating", "availability", "review_count", "description_length"))),
-}
-
-
-def _version(row: dict) -> dict:
+def _version(row: dict, horizons: list[dict]) -> dict:
     return {**row,
             "training_data": {k: row[k] for k in ("crawl_run_ids", "data_version", "train_size", "heldout_size")},
             "metrics": {"model": {"mae": row["model_mae"], "mape": row["model_mape"]},
-                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}}}
+                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}},
+            "horizons": [{k: h[k] for k in ("scenario", "horizon", "serves", "strongest_naive", "ratio",
+                                            "ratio_low", "ratio_high")} for h in horizons] or None}
 
 
 @bp.get("/models")
 @operation("List price models", response=ModelListSchema)
 def list_models():
-    """Every model with its versions (newest first): held-out metrics of the model and of its naive
-    baseline, what the version serves (the model only when its MAE is lower), the data it was trained on."""
-    rows = fetch_all(f"SELECT {VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
+    """Every model with its versions (newest first) and the data each was trained on. book_price:
+    held-out metrics of the model and of its naive baseline; it serves the model only when its MAE
+    is lower. wine_price: the rolling-origin backtest per horizon (model and each naive rule, for all
+    trade rows, wine and the other products) and what each horizon serves: the model only where the
+    upper end of the bootstrap interval of its MAE ratio to the strongest naive rule is below 1."""
+    rows = fetch_all(f"SELECT {serving.VERSION_COLUMNS} FROM ml.model_versions ORDER BY name, version DESC")
+    horizons = fetch_all("SELECT version_id, scenario, horizon, serves, strongest_naive, ratio, ratio_low,"
+                         " ratio_high FROM ml.version_horizons ORDER BY version_id, scenario, horizon")
     models = []
     for name, model in MODELS.items():
-        versions = [_version(r) for r in rows if r["name"] == name]
+        versions = [_version(r, [h for h in horizons if h["version_id"] == r["id"]]) for r in rows if r["name"] == name]
         active = next((v["version"] for v in versions if v["status"] == "active"), None)
         models.append({"name": name, "description": model.description, "active_version": active,
                        "versions": versions})
     return {"models": models}
-
-
-def _check_fields(name: str, instances: list[dict]) -> None:
-    errors = {}
-    for i, instance in enumerate(instances):
-        given = tuple(sorted(instance))
-        if not any(given == tuple(sorted(needs)) for needs in MODELS[name].needs):
-            wanted = " or ".join("{" + ", ".join(needs) + "}" for needs in MODELS[name].needs)
-            errors[f"instances[{i}]"] = [f"{name} takes {wanted}; got {{{', '.join(given)}}}."]
-    if errors:
-        raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
-
-
-def _wine_rows(instances: list[dict]) -> list[dict]:
-    """Each instance's row of the feature view; 422 for those without a previous year's price."""
-    found = {(r["dataset"], r["country"], r["year"]): r for r in fetch_all(
-        "SELECT * FROM ml.wine_price_features WHERE dataset = ANY(%s) AND country = ANY(%s) AND year = ANY(%s) AND price_1 IS NOT NULL",
-        (sorted({i["dataset"] for i in instances}), sorted({i["country"] for i in instances}),
-         sorted({i["year"] for i in instances})))}
-    missing = {f"instances[{n}]": [f"No {i['year'] - 1} price of {i['country']} in {i['dataset']} to forecast from."]
-               for n, i in enumerate(instances) if (i["dataset"], i["country"], i["year"]) not in found}
-    if missing:
-        raise ApiError(422, "no history to forecast from: " + ", ".join(
-            f"instances[{n}] ({i['dataset']} {i['country']} {i['year']})" for n, i in enumerate(instances)
-            if f"instances[{n}]" in missing), missing)
-    return [found[(i["dataset"], i["country"], i["year"])] for i in instances]
 
 
 def _book_rows(instances: list[dict]) -> list[dict]:
@@ -157,8 +128,6 @@ def _book_rows(instances: list[dict]) -> list[dict]:
     return [books[i["book_id"]] if "book_id" in i else i for i in instances]
 
 
-_ROWS = {"wine_price": _wine_rows, "book_price": _book_rows}
-
 
 @bp.before_request
 def _room_for_instances():
@@ -166,22 +135,10 @@ def _room_for_instances():
         request.max_content_length = max(current_app.config.get("MAX_CONTENT_LENGTH") or 0, PREDICTIONS_MAX_BYTES)
 
 
-@bp.post("/predictions")
-@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 413, 422, 503))
-def predict(body):
-    """Predictions of the active version of a model for up to 1000 instances (a body up to 512 KiB:
-    413 beyond). 404: unknown model;
-    400: invalid instances (per instance and field); 422: an instance without the history it needs
-    (wine_price: the previous year's price of that country in that dataset; book_price: a listed
-    book or a known category); 503: no trained version yet (run `python -m ml train`)."""
-    name = body["model"]
-    if name not in MODELS:
-        raise ApiError(404, f"unknown model {name!r}: known models are {', '.join(MODELS)}",
-                       {"model": [f"Unknown model: one of {', '.join(MODELS)}."]})
-    instances = body["instances"]
-    _check_fields(name, instances)
+def _active(name: str) -> serving.Active:
+    store = current_app.extensions.setdefault(_STORE, serving.Store())
     try:
-        active = active_model(name)
+        active = store.active(get_db(), name)
     except UntrustedArtifact as exc:
         logger.error("model %s: artifact refused: %s", name, exc)
         raise ApiError(503, f"model {name}: the active version's artifact is refused ({exc}):"
@@ -189,8 +146,48 @@ def predict(body):
     if active is None:
         raise ApiError(503, f"model {name} has no trained version yet: run `python -m ml train {name}`",
                        code="model_not_trained")
-    values = active.predict(_ROWS[name](instances))
+    return active
+
+
+@bp.post("/predictions")
+@operation("Predict prices", body=PredictionRequestSchema, response=PredictionListSchema, errors=(404, 413, 422, 503))
+def predict(body):
+    """Predictions of the active version of a model for up to 1000 instances (a body up to 512 KiB:
+    413 beyond).
+
+    wine_price: a year with an observed price answers with it (`kind: observed`); a year 1 to 3
+    past the data gets a forecast (`kind: forecast`) with conformal intervals at each of `levels`
+    (default [0.8]), from the model or, where the model did not beat it in the backtest, the
+    strongest naive rule (`served_by`). Adding any of the target year's drivers (`quantity_kg`,
+    `production`, `processing`, `commercialization`) asks for a scenario (`kind: scenario`, `inputs`:
+    the drivers used) when the scenario model is served for that horizon, else a plain forecast.
+
+    404: unknown model; 400: invalid instances (per instance and field, drivers included: negative,
+    not a number, or more than 100 times the largest figure observed); 422: an instance without the
+    history it needs (wine_price: no observed price for a past year, no price in the last year of
+    data to forecast from, or more than 3 years ahead; book_price: a listed book or a known category);
+    503: no trained version yet (run `python -m ml train`)."""
+    name = body["model"]
+    if name not in MODELS:
+        raise ApiError(404, f"unknown model {name!r}: known models are {', '.join(MODELS)}",
+                       {"model": [f"Unknown model: one of {', '.join(MODELS)}."]})
+    instances = body["instances"]
+    if errors := instance_errors(name, instances):
+        raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
+    if name != "wine_price" and "levels" in body:
+        raise ApiError(400, "invalid request body: levels", {"levels": ["Only wine_price forecasts have intervals."]})
+    active = _active(name)
     row = active.row
+    if name == "wine_price":
+        try:
+            predictions = serving.predict_wine(get_db(), active, instances, body.get("levels") or [0.8])
+        except serving.BadInput as exc:
+            raise ApiError(400, f"invalid request body: {exc}", exc.errors) from exc
+        except serving.HistoryMissing as exc:
+            raise ApiError(422, str(exc), exc.errors) from exc
+        return {"model": name, "version": row["version"], "serves": row["params"]["serves"],
+                "algorithm": row["algorithm"], "predictions": predictions}
+    values = active.predict_books(_book_rows(instances))
     return {"model": name, "version": row["version"], "serves": row["serves"],
             "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",
             "predictions": [{"prediction": v, "instance": i} for v, i in zip(values, instances)]}

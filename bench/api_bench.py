@@ -110,8 +110,9 @@ def bench(url: str, repeat: int, limit: int) -> None:
     conn.close()
 
 
-def fresh_database(server_url: str, books: int) -> tuple[str, str]:
-    name = f"bench_api_{uuid.uuid4().hex[:8]}"
+def new_database(server_url: str, prefix: str) -> tuple[str, str]:
+    """A new, migrated database on the server: its URL and name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = migrations.connect(server_url)
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -120,6 +121,13 @@ def fresh_database(server_url: str, books: int) -> tuple[str, str]:
     url = make_dsn(server_url, dbname=name)
     conn = migrations.connect(url)
     migrations.migrate(conn)
+    conn.close()
+    return url, name
+
+
+def fresh_database(server_url: str, books: int) -> tuple[str, str]:
+    url, name = new_database(server_url, "bench_api")
+    conn = migrations.connect(url)
     start = time.perf_counter()
     generated = generate_books(books)
     load_books(conn, generated)

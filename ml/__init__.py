@@ -1,7 +1,8 @@
 """Price models trained from the crawled data: ``python -m ml train [name ...]``.
 
 A component of its own beside ``crawler/`` and ``api/``, importing neither: it
-reads the feature views of the schema (migrations/0010_ml_models.sql), trains,
-evaluates on held-out rows against a naive baseline, and registers the version
-(ml.model_versions) that the API serves. See docs/ml.md.
+reads the stored data, trains, evaluates against naive rules (wine_price: a
+rolling-origin backtest, ml/forecast.py; book_price: held-out books,
+ml/train.py), registers the version (ml.model_versions) and serves it
+(ml/serving.py, which the API calls). See docs/ml.md.
 """

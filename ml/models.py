@@ -1,12 +1,8 @@
-"""The models: where their rows come from, how they are split, what they are compared with.
+"""The models trained by ml/train.py: where their rows come from, how they are split,
+what they are compared with. (wine_price is a forecast with its own protocol: ml/forecast.py.)
 
-wine_price forecasts a trade row's price (US$/kg) from earlier years only. Its
-estimators predict the ratio to the previous year's price (``scale_feature``),
-fitted with absolute error weighted by that price: exactly the held-out MAE in
-US$/kg. The baseline is the ratio 1, i.e. the previous year's price.
-
-book_price predicts a book's price from what its page shows; the baseline is
-the training median price of its category.
+book_price predicts a book's price from what its page shows; its baseline is the
+better, on validation rows, of the overall and the category median price.
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.tree import DecisionTreeRegressor
 
-HELDOUT_YEARS = 3  # wine_price: the last years present are held out
 HELDOUT_SHARE = 5  # book_price: one book in 5, by a stable hash of its id
 
 
@@ -56,25 +51,19 @@ class ModelSpec:
     scale_feature: str | None      # predictions are the estimator's output times this column
     params: dict                   # of the HistGradientBoostingRegressor
     candidates: dict[str, Candidate]
-    baseline: str                  # what the naive rule is, in words
-    make_baseline: Callable[[tuple[str, ...]], object]
-    baseline_features: tuple[str, ...]
+    baselines: dict[str, "Baseline"]  # the naive rules; the trainer keeps the better on validation rows
     # (columns, round) -> (train, held-out) masks; round 0 holds out the evaluation rows, round 1
     # applied to the training rows holds out the validation rows a feature set is chosen on.
     split: Callable[[dict, int], tuple[np.ndarray, np.ndarray]]
     source: str                    # data_versions scope
     runs_sql: str                  # the crawl runs that last changed the rows trained on
 
-    @property
-    def unit(self) -> str:
-        return "US$/kg" if self.name == "wine_price" else "GBP"
 
-
-def last_years(columns: dict, _round: int = 0, count: int = HELDOUT_YEARS) -> tuple[np.ndarray, np.ndarray]:
-    """Train on every year before the last ``count`` present; hold those out (features are of earlier years)."""
-    year = columns["year"].astype(int)
-    first_heldout = np.unique(year)[-count:][0]
-    return year < first_heldout, year >= first_heldout
+@dataclass(frozen=True)
+class Baseline:
+    description: str               # what the naive rule is, in words
+    make: Callable[[tuple[str, ...]], object]
+    features: tuple[str, ...]
 
 
 def by_hash(columns: dict, round: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -85,8 +74,8 @@ def by_hash(columns: dict, round: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return bucket != 0, bucket == 0
 
 
-def _previous_price(features):
-    return DummyRegressor(strategy="constant", constant=1.0)
+def _overall_median(features):
+    return DummyRegressor(strategy="median")
 
 
 def _category_median(features):
@@ -99,27 +88,8 @@ def _category_median(features):
     ])
 
 
-_LAGS = ("price_1", "price_2", "price_3", "price_mean_5", "log_change_1", "log_change_2", "log_to_mean_5")
-_TRADE = ("priced_years_5", "quantity_1", "value_1", "log_quantity_change_1", "dataset_price_1",
-          "log_to_dataset_price_1", "dataset_log_change_1", "dataset_share_1",
-          "brazil_production_1", "brazil_processing_1", "brazil_commercialization_1")
-
-MODELS = {
-    "wine_price": ModelSpec(
-        name="wine_price", view="wine_price_features", where="price IS NOT NULL AND price_1 IS NOT NULL",
-        target="price", scale_feature="price_1",
-        params={"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15,
-                "min_samples_leaf": 50, "l2_regularization": 1.0, "random_state": 0},
-        candidates={
-            "lags": Candidate(_LAGS),
-            "lags+trade": Candidate(_LAGS + _TRADE),
-            "lags+trade+dataset": Candidate(("dataset",) + _LAGS + _TRADE, categorical=("dataset",)),
-        },
-        baseline="the previous year's price", make_baseline=_previous_price, baseline_features=("price_1",),
-        split=last_years, source="vitibrasil",
-        runs_sql="SELECT array_agg(DISTINCT run_id ORDER BY run_id) FROM vitibrasil.observations"
-                 " WHERE removed_at IS NULL",
-    ),
+# The training specifications of the models ml/train.py trains (the served list is ml/catalog.py).
+SPECS = {
     "book_price": ModelSpec(
         name="book_price", view="book_price_features", where="price IS NOT NULL",
         target="price", scale_feature=None,
@@ -129,8 +99,11 @@ MODELS = {
             "page": Candidate(("category", "rating", "availability", "review_count", "description_length"),
                               categorical=("category",)),
         },
-        baseline="the training median price of the book's category", make_baseline=_category_median,
-        baseline_features=("category",), split=by_hash, source="books",
+        baselines={"category_median": Baseline("the training median price of the book's category",
+                                               _category_median, ("category",)),
+                   "overall_median": Baseline("the training median price of all books", _overall_median,
+                                              ("category",))},
+        split=by_hash, source="books",
         runs_sql="SELECT array_agg(DISTINCT last_run_id ORDER BY last_run_id) FROM books WHERE removed_at IS NULL",
     ),
 }

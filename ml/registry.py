@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import socket
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 from migrations import TRAINING_LOCK
 from ml.train import Trained
+from ml.wine import price_of
 
 
 def lock(conn) -> None:
@@ -61,11 +62,26 @@ def register(conn, trained: Trained) -> tuple[int, int]:
             """INSERT INTO ml.model_versions
                    (name, version, algorithm, params, baseline, feature_view, features, scale_feature,
                     crawl_run_ids, data_version, train_size, heldout_size, model_mae, model_mape,
-                    baseline_mae, baseline_mape, serves, artifact, artifact_sha256, status)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'active')
+                    baseline_mae, baseline_mape, serves, artifact, artifact_sha256, status, backtest)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'active', %s)
                RETURNING id""",
             (trained.name, version, trained.algorithm, Json(trained.params), trained.baseline, trained.feature_view,
              trained.features, trained.scale_feature, trained.crawl_run_ids, trained.data_version,
              trained.train_size, trained.heldout_size, trained.model_mae, trained.model_mape, trained.baseline_mae,
-             trained.baseline_mape, trained.serves, trained.artifact, trained.artifact_sha256))
-        return cur.fetchone()[0], version
+             trained.baseline_mape, trained.serves, trained.artifact, trained.artifact_sha256,
+             None if trained.backtest is None else Json(trained.backtest)))
+        version_id = cur.fetchone()[0]
+        if trained.horizons:
+            execute_values(cur, "INSERT INTO ml.version_horizons (version_id, scenario, horizon, strongest_naive,"
+                                " ratio, ratio_low, ratio_high, serves, residuals) VALUES %s",
+                           [(version_id, h["scenario"], h["horizon"], h["strongest_naive"], h["ratio"], h["ratio_low"],
+                             h["ratio_high"], h["serves"], h["residuals"]) for h in trained.horizons])
+        if trained.trade is not None:  # the figures the API's forecasts read: those this version learned
+            cur.execute("DELETE FROM ml.wine_trade")
+            execute_values(cur, "INSERT INTO ml.wine_trade (dataset, country, year, quantity, value_usd, price)"
+                                " VALUES %s", [(*row, price_of(row[3], row[4])) for row in trained.trade],
+                           page_size=5000)
+            cur.execute("DELETE FROM ml.brazil_volumes")
+            execute_values(cur, "INSERT INTO ml.brazil_volumes (year, production, processing, commercialization)"
+                                " VALUES %s", trained.volumes)
+        return version_id, version

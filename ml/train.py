@@ -1,6 +1,7 @@
-"""Train one model: read its view, pick a feature set on validation rows, evaluate
-the model and its baseline on held-out rows, then refit what will be served on
-every row (the activation rule: the model only when its held-out MAE is lower)."""
+"""Train book_price: read its view, pick a feature set and a baseline on validation
+rows, evaluate the model and the baseline on held-out rows, then refit what will be
+served on every row (the activation rule: the model only when its held-out MAE is lower).
+wine_price is a forecast with its own protocol (ml/forecast.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 from threadpoolctl import threadpool_limits
 
-from ml import artifacts
+from ml import artifacts, serving
 from ml.models import ModelSpec
 
 
@@ -42,6 +43,11 @@ class Trained:
     artifact: bytes = field(repr=False)
     artifact_sha256: str
     estimator: object = field(repr=False)
+    # wine_price (ml/forecast.py): the backtest, what each horizon serves, the figures trained on
+    backtest: dict | None = field(default=None, repr=False)
+    horizons: list[dict] | None = field(default=None, repr=False)
+    trade: list[tuple] | None = field(default=None, repr=False)
+    volumes: list[tuple] | None = field(default=None, repr=False)
 
 
 def read(conn, spec: ModelSpec) -> tuple[dict[str, np.ndarray], list[int], int | None]:
@@ -67,9 +73,8 @@ def read(conn, spec: ModelSpec) -> tuple[dict[str, np.ndarray], list[int], int |
 
 
 def matrix(columns: dict, features) -> np.ndarray:
-    """The estimator's input: strings kept, numbers as floats, NULL as NaN (the API builds it the same way)."""
-    return np.array([[value if isinstance(value, str) else np.nan if value is None else float(value)
-                      for value in row] for row in zip(*(columns[f] for f in features))], dtype=object)
+    """The estimator's input, as the API builds it (ml/serving.py)."""
+    return serving.matrix([dict(zip(columns, values)) for values in zip(*columns.values())], features)
 
 
 def predict(estimator, columns: dict, features, scale_feature: str | None) -> np.ndarray:
@@ -119,12 +124,24 @@ def _choose(spec: ModelSpec, train: dict) -> tuple[str, dict]:
     return min(scores, key=scores.get), scores
 
 
+def _choose_baseline(spec: ModelSpec, train: dict) -> str:
+    """The naive rule with the lowest MAE on the validation rows carved out of the training rows."""
+    fit_mask, validation_mask = spec.split(train, 1)
+    if len(spec.baselines) == 1 or not fit_mask.any() or not validation_mask.any():
+        return next(iter(spec.baselines))
+    fit_rows, validation = _subset(train, fit_mask), _subset(train, validation_mask)
+    scores = {}
+    for name, rule in spec.baselines.items():
+        estimator = _fit(rule.make(rule.features), spec, fit_rows, rule.features)
+        scores[name] = _errors(spec, validation, predict(estimator, validation, rule.features, spec.scale_feature))[0]
+    return min(scores, key=scores.get)
+
+
 def train(conn, spec: ModelSpec) -> Trained:
     columns, runs, data_version = read(conn, spec)
     count = len(columns[spec.target]) if columns else 0
     if not count:
-        source = "scrapy crawl vitibrasil" if spec.source == "vitibrasil" else "scrapy crawl books"
-        raise TrainingError(f"{spec.name}: no training data in ml.{spec.view}: run `{source}` first")
+        raise TrainingError(f"{spec.name}: no training data in ml.{spec.view}: run `scrapy crawl {spec.source}` first")
     train_mask, heldout_mask = spec.split(columns, 0)
     if not train_mask.any() or not heldout_mask.any():
         raise TrainingError(f"{spec.name}: {count} row(s) in ml.{spec.view} are too few to hold some out")
@@ -136,23 +153,23 @@ def train(conn, spec: ModelSpec) -> Trained:
         model = _fit(candidate.make(spec.params), spec, train_rows, candidate.features)
         model_mae, model_mape = _errors(spec, heldout, predict(model, heldout, candidate.features,
                                                                  spec.scale_feature))
-        baseline = _fit(spec.make_baseline(spec.baseline_features), spec, train_rows, spec.baseline_features)
-        baseline_mae, baseline_mape = _errors(spec, heldout, predict(baseline, heldout, spec.baseline_features,
+        rule = spec.baselines[_choose_baseline(spec, train_rows)]
+        baseline = _fit(rule.make(rule.features), spec, train_rows, rule.features)
+        baseline_mae, baseline_mape = _errors(spec, heldout, predict(baseline, heldout, rule.features,
                                                                       spec.scale_feature))
         if not all(map(math.isfinite, (model_mae, model_mape, baseline_mae, baseline_mape))):
             raise TrainingError(f"{spec.name}: held-out metrics are not finite")
         # Served: refit on every row, held-out ones included.
         serves = "model" if model_mae < baseline_mae else "baseline"
-        features = candidate.features if serves == "model" else spec.baseline_features
-        estimator = (candidate.make(spec.params) if serves == "model"
-                     else spec.make_baseline(spec.baseline_features))
+        features = candidate.features if serves == "model" else rule.features
+        estimator = candidate.make(spec.params) if serves == "model" else rule.make(rule.features)
         estimator = _fit(estimator, spec, columns, features)
     data, sha256 = artifacts.dumps(estimator)
     return Trained(
         name=spec.name, algorithm=type(model[-1] if hasattr(model, "steps") else model).__name__,
         params={"feature_set": chosen, "estimator": spec.params, "validation_mae": validation,
                 "target": f"{spec.target} / {spec.scale_feature}" if spec.scale_feature else spec.target},
-        baseline=spec.baseline, feature_view=f"ml.{spec.view}", features=list(features),
+        baseline=rule.description, feature_view=f"ml.{spec.view}", features=list(features),
         scale_feature=spec.scale_feature, crawl_run_ids=list(runs), data_version=data_version,
         train_size=int(train_mask.sum()), heldout_size=int(heldout_mask.sum()),
         model_mae=model_mae, model_mape=model_mape, baseline_mae=baseline_mae, baseline_mape=baseline_mape,

@@ -8,6 +8,10 @@ the session, migrated, and dropped at the end.
 from __future__ import annotations
 
 import os
+
+# scikit-learn's OpenMP threads, two per test on a shared 2-core machine under xdist, only thrash.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import subprocess
 import sys
 import uuid

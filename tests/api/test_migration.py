@@ -34,8 +34,8 @@ def test_role_is_nologin_and_read_only_everywhere(db):
                         "api.vitibrasil_datasets", "api.vitibrasil_observations",  # 0007_vitibrasil_api
                         "public.crawl_freshness",  # 0008_crawl_integrity
                         "api.book_stats", "api.category_counts", "api.data_versions",  # 0009_data_version
-                        "ml.wine_price_features", "ml.book_price_features", "ml.model_versions",
-                        "ml.trainings"}  # 0010_ml_models
+                        "ml.book_price_features", "ml.model_versions", "ml.trainings",  # 0010_ml_models
+                        "ml.wine_trade", "ml.brazil_volumes", "ml.version_horizons"}  # 0015_wine_forecasts
 
 
 def test_the_whole_api_runs_under_the_role(reader_url, catalogue, user):

@@ -17,16 +17,19 @@ from sklearn.dummy import DummyRegressor
 
 import migrations
 from api.db import close_pool
-from api.model_store import UntrustedArtifact, load_artifact
 from api.schemas.ml import FEATURES
 from crawler.vitibrasil.csv_parser import parse_csv
 from crawler.vitibrasil.datasets import DATASETS
+from ml import artifacts
+from ml import forecast, registry
+from ml import wine as winedata
+from ml.artifacts import UntrustedArtifact
 from ml.train import predict
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load as load_observations
 from tests.api.helpers import PASSWORD, assert_error, make_app
 from tests.helpers import query, records
-from tests.ml.helpers import train_models
+from tests.ml.helpers import SMALL, alternating, synthetic, train_models
 
 DATA = "/api/v1/ml/training-data"
 
@@ -92,18 +95,41 @@ PREDICT = "/api/v1/ml/predictions"
 WINE = [{"dataset": "export_table_wine", "country": "Paraguai", "year": 2025},
         {"dataset": "export_table_wine", "country": "Paraguai", "year": 2023},
         {"dataset": "import_table_wine", "country": "Chile", "year": 2025},
-        {"dataset": "import_table_wine", "country": "Argentina", "year": 2010}]
+        {"dataset": "import_table_wine", "country": "Argentina", "year": 2010},
+        {"dataset": "import_table_wine", "country": "Chile", "year": 2026},
+        {"dataset": "import_fresh_grapes", "country": "Chile", "year": 2027},
+        {"dataset": "import_table_wine", "country": "Chile", "year": 2025, "quantity_kg": 5e7,
+         "production": 4e8}]
 BOOK = {"category": "Poetry", "rating": 4, "availability": 3, "review_count": 0, "description_length": 800}
 
 
 @pytest.fixture
 def vitibrasil_trade(catalogue, db_url):
-    """The two table-wine trade datasets of the 2025 edition, stored as the pipelines store them."""
+    """The 2025 edition (trade and volume datasets), stored as the pipelines store it."""
     conn = migrations.connect(db_url)
     if query(conn, "SELECT count(*) FROM vitibrasil.observations") == [(0,)]:
-        load_observations(conn, [o for name in ("export_table_wine", "import_table_wine") for o in parse_csv(
-            name, (FIXTURES / "csv" / DATASETS[name].csv_name).read_bytes())])
+        load_observations(conn, [o for name, dataset in DATASETS.items() for o in parse_csv(
+            name, (FIXTURES / "csv" / dataset.csv_name).read_bytes())])
     conn.close()
+
+
+def trainer_forecast(trained, instance: dict) -> tuple[float, str, str]:
+    """What the trainer's own objects forecast for ``instance`` (every series in its panel): the value,
+    its kind and what served it."""
+    panel = winedata.panel(trained.trade, trained.volumes)
+    last = panel.last_year
+    n = list(zip(panel.datasets, panel.countries)).index((instance["dataset"], instance["country"]))
+    h = instance["year"] - last
+    drivers = np.full((len(panel.datasets), 4), np.nan)
+    drivers[n] = [instance.get(d, np.nan) for d in winedata.DRIVERS]
+    served = {(r["scenario"], r["horizon"]): r for r in trained.horizons}
+    row = served[(True, h)] if np.isfinite(drivers[n]).any() and served[(True, h)]["serves"] == "model" \
+        else served[(False, h)]
+    if row["serves"] != "model":
+        return float(winedata.naive(panel, last)[row["serves"]][n]), "forecast", row["serves"]
+    kind = "scenario" if row["scenario"] else "forecast"
+    x = winedata.design(panel, last, drivers)[[n]][:, winedata.columns(trained.params["horizons"][f"{kind}_{h}"]["features"])]
+    return float(panel.price[n, -1] * np.exp(trained.estimator[kind][h - 1].predict(x)[0])), kind, "model"
 
 
 def trainer_prediction(trained, rows: list[dict]) -> list[float]:
@@ -124,6 +150,8 @@ def test_no_trained_model_yet(db, client, auth):
         ("wine_price", None, []), ("book_price", None, [])]
     body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
     assert body["message"] == "model book_price has no trained version yet: run `python -m ml train book_price`"
+    body = assert_error(client.post(PREDICT, json={"model": "wine_price", "instances": WINE}, headers=auth), 503)
+    assert body["message"] == "model wine_price has no trained version yet: run `python -m ml train wine_price`"
 
 
 @needs_fixtures
@@ -143,31 +171,83 @@ def test_models_and_predictions_equal_the_trainers(client, auth, db_url, vitibra
                                            "train_size": trained.train_size, "heldout_size": trained.heldout_size}
         assert (latest["serves"], latest["features"], latest["artifact_sha256"]) == (
             trained.serves, trained.features, trained.artifact_sha256)
-    assert models["wine_price"]["versions"][0]["serves"] == "model"
 
-    body = client.post(PREDICT, json={"model": "wine_price", "instances": WINE}, headers=auth).get_json()
-    assert (body["model"], body["version"], body["serves"], body["algorithm"]) == (
-        "wine_price", models["wine_price"]["active_version"], "model", "HistGradientBoostingRegressor")
-    rows = [view_rows(db_url, "wine_price_features", "dataset = %s AND country = %s AND year = %s",
-                      (i["dataset"], i["country"], i["year"]))[0] for i in WINE]
-    assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(wine, rows)
-    assert [p["instance"] for p in body["predictions"]] == WINE
+    latest = models["wine_price"]["versions"][0]
+    assert latest["backtest"] == json.loads(json.dumps(wine.backtest))
+    assert [(h["scenario"], h["horizon"], h["serves"]) for h in latest["horizons"]] == [
+        (h["scenario"], h["horizon"], h["serves"]) for h in wine.horizons]
+
+    body = client.post(PREDICT, json={"model": "wine_price", "instances": WINE, "levels": [0.8, 0.95]},
+                       headers=auth).get_json()
+    assert (body["model"], body["version"], body["algorithm"]) == (
+        "wine_price", models["wine_price"]["active_version"], "HistGradientBoostingRegressor")
+    predictions = body["predictions"]
+    assert [p["instance"] for p in predictions] == WINE
+    conn = migrations.connect(db_url)
+    observed = {(i["dataset"], i["country"], i["year"]): float(v) / float(q) for i in WINE[1:4:2] for (q, v) in
+                query(conn, "SELECT quantity, value_usd FROM vitibrasil.observations"
+                            " WHERE dataset = %s AND item = %s AND year = %s", (i["dataset"], i["country"], i["year"]))}
+    conn.close()
+    for instance, answer in zip(WINE, predictions):
+        if instance["year"] <= 2024:  # the data's last year: observations, never a fitted value
+            assert answer == {"instance": instance, "kind": "observed", "horizon": 0, "served_by": "observation",
+                              "interval": None, "intervals": [], "inputs": [],
+                              "prediction": pytest.approx(observed[tuple(instance.values())])}
+            continue
+        value, kind, served_by = trainer_forecast(wine, instance)
+        assert (answer["prediction"], answer["kind"], answer["served_by"], answer["horizon"]) == (
+            pytest.approx(value, rel=1e-9), kind, served_by, instance["year"] - 2024)
+        assert [i["level"] for i in answer["intervals"]] == [0.8, 0.95] and answer["interval"] == answer["intervals"][0]
+        low80, low95 = answer["intervals"][0]["low"], answer["intervals"][1]["low"]
+        assert low95 < low80 < answer["prediction"] < answer["intervals"][0]["high"] < answer["intervals"][1]["high"]
+        assert answer["inputs"] == (["quantity_kg", "production"] if kind == "scenario" else [])
 
     listed = view_rows(db_url, "book_price_features", "book_id = ANY(%s) ORDER BY book_id", ([1, 2, 999],))
     instances = [{"book_id": r["book_id"]} for r in listed] + [BOOK]
     body = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
     assert [p["prediction"] for p in body["predictions"]] == trainer_prediction(book, listed + [BOOK])
     assert body["algorithm"] == ("HistGradientBoostingRegressor" if book.serves == "model"
-                                 else "baseline: the training median price of the book's category")
+                                 else f"baseline: {book.baseline}")
+
+
+def test_the_served_model_answers_as_the_trainer_computes(client, auth, db_url):
+    """Forecasts and scenarios where the model is served: the API's features (the series' last years
+    read from ml.wine_trade) and the trainer's (the whole panel) give the same numbers."""
+    trade, volumes = synthetic(alternating, series=60)
+    version = forecast.trained(trade, volumes, [], None, SMALL)
+    conn = migrations.connect(db_url)
+    registry.register(conn, version)
+    conn.close()
+    served = {(h["scenario"], h["horizon"]): h["serves"] for h in version.horizons}
+    assert served[(False, 1)] == served[(True, 1)] == "model"
+    instances = [{"dataset": winedata.TRADE_DATASETS[s % 9], "country": f"country {s}", "year": 2016 + s % 3}
+                 for s in range(30)]
+    instances += [{**i, "quantity_kg": 5e5, "production": 3e8, "commercialization": 2e8} for i in instances[::2]]
+    response = client.post(PREDICT, json={"model": "wine_price", "instances": instances}, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    answers = response.get_json()["predictions"]
+    assert [a["instance"] for a in answers] == instances
+    for instance, answer in zip(instances, answers):
+        value, kind, served_by = trainer_forecast(version, instance)
+        assert (answer["prediction"], answer["kind"], answer["served_by"]) == (
+            pytest.approx(value, rel=1e-9), kind, served_by)
+        [interval] = answer["intervals"]
+        residuals = next(h["residuals"] for h in version.horizons if h["horizon"] == answer["horizon"]
+                         and h["scenario"] == (kind == "scenario") and h["serves"] == served_by)
+        q = winedata.conformal_quantile(np.array(residuals), 0.8)
+        assert (interval["low"], interval["high"]) == (pytest.approx(value * np.exp(-q)), pytest.approx(value * np.exp(q)))
+    assert {a["kind"] for a in answers} == {"forecast", "scenario"} and "model" in {a["served_by"] for a in answers}
+    assert {a["inputs"] == ["quantity_kg", "production", "commercialization"] for a in answers
+            if a["kind"] == "scenario"} == {True}
 
 
 def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):
     [first] = train_models(db_url, "book_price")
     instances = [BOOK, {**BOOK, "category": "Travel", "rating": 1}]
     answer = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
-    loaded = app.extensions["api.ml_models"]["book_price"].estimator
+    loaded = app.extensions["ml.serving"].loaded["book_price"].estimator
     again = client.post(PREDICT, json={"model": "book_price", "instances": instances}, headers=auth).get_json()
-    assert again == answer and app.extensions["api.ml_models"]["book_price"].estimator is loaded
+    assert again == answer and app.extensions["ml.serving"].loaded["book_price"].estimator is loaded
 
     conn = migrations.connect(db_url)
     with conn, conn.cursor() as cur:  # the data moves: the next training learns other prices
@@ -183,7 +263,7 @@ def test_a_new_version_is_loaded_once(app, client, auth, db_url, catalogue):
         conn.close()
     assert newer["version"] == answer["version"] + 1 and second.artifact_sha256 != first.artifact_sha256
     assert [p["prediction"] for p in newer["predictions"]] == trainer_prediction(second, instances)
-    assert app.extensions["api.ml_models"]["book_price"].estimator is not loaded
+    assert app.extensions["ml.serving"].loaded["book_price"].estimator is not loaded
 
 
 def test_an_untrusted_artifact_is_refused(client, auth, db_url, catalogue):
@@ -199,7 +279,7 @@ def test_an_untrusted_artifact_is_refused(client, auth, db_url, catalogue):
     body = assert_error(client.post(PREDICT, json={"model": "book_price", "instances": [BOOK]}, headers=auth), 503)
     assert "untrusted type(s): subprocess.Popen" in body["message"] and "python -m ml train" in body["message"]
     with pytest.raises(UntrustedArtifact, match="sha256"):
-        load_artifact(data, "0" * 64)
+        artifacts.load(data, "0" * 64)
 
 
 @needs_fixtures
@@ -236,6 +316,32 @@ def test_predictions_bad_input(client, auth, db_url, vitibrasil_trade):
         WINE[0], {"dataset": "export_table_wine", "country": "Atlantida", "year": 2024},
         {"dataset": "export_table_wine", "country": "Paraguai", "year": 2030}]}), 422, "instances[1]", "instances[2]")
     assert "export_table_wine Atlantida 2024" in body["message"] and "Paraguai 2030" in body["message"]
+    # Scenario drivers: negative, not a number, beyond 100 times the largest observed.
+    conn = migrations.connect(db_url)
+    [(largest,)] = query(conn, "SELECT max(quantity)::float8 FROM vitibrasil.observations o"
+                               " JOIN vitibrasil.datasets d ON d.name = o.dataset AND d.kind = 'trade'")
+    conn.close()
+    assert_error(post({"model": "wine_price", "instances": [
+        {**WINE[0], "production": -1}, {**WINE[0], "processing": "lots"}]}), 400,
+        "instances[0].production", "instances[1].processing")
+    body = assert_error(post({"model": "wine_price", "instances": [
+        {**WINE[0], "quantity_kg": 99 * largest}, {**WINE[0], "quantity_kg": 101 * largest}]}), 400,
+        "instances[1].quantity_kg")
+    assert body["errors"]["instances[1].quantity_kg"] == [
+        f"More than 100 times the largest quantity_kg ever observed ({largest:g})."]
+    response = client.post(PREDICT, data='{"model": "wine_price", "instances": [{"dataset": "export_table_wine",'
+                           ' "country": "Paraguai", "year": 2025, "commercialization": NaN}]}',
+                           content_type="application/json", headers=auth)
+    assert_error(response, 400, "instances[0].commercialization")
+    assert_error(post({"model": "wine_price", "levels": [0.3], "instances": [WINE[0]]}), 400, "levels")
+    assert_error(post({"model": "wine_price", "levels": [], "instances": [WINE[0]]}), 400, "levels")
+    assert_error(post({"model": "book_price", "levels": [0.8], "instances": [BOOK]}), 400, "levels")
+    body = assert_error(post({"model": "wine_price", "instances": [
+        {"dataset": "export_table_wine", "country": "Paraguai", "year": 2028},
+        {"dataset": "export_table_wine", "country": "Atlantida", "year": 2000}]}), 422, "instances[0]", "instances[1]")
+    assert body["errors"] == {"instances[0]": ["2028 is more than 3 years past the data (2024)."],
+                              "instances[1]": ["No observed 2000 price of Atlantida in export_table_wine."]}
+
     body = assert_error(post({"model": "book_price", "instances": [{"book_id": 25}, {**BOOK, "category": "Cooking"},
                                                                    {"book_id": 1}]}),
                         422, "instances[0].book_id", "instances[1].category")  # 25: removed by the second run

@@ -10,14 +10,18 @@ from tests.helpers import ROOT, query
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
 STATEMENT = re.compile(r"\b(?:CREATE\s+(?:OR\s+REPLACE\s+)?(MATERIALIZED\s+VIEW|VIEW|FUNCTION)\s+([\w.]+)"
                        r"|ALTER\s+(?:MATERIALIZED\s+VIEW|VIEW|FUNCTION)\s+([\w.]+)[^;]*?\bRENAME\s+TO\s+(\w+))", re.I)
+DROPPED = re.compile(r"\bDROP\s+(?:MATERIALIZED\s+VIEW|VIEW|FUNCTION)\s+(?:IF\s+EXISTS\s+)?([\w.]+)", re.I)
 LISTED = re.compile(r"^\| `([\w.]+)` \| ([a-z ]+) \| `(\d{4}_\w+\.sql)` \|$", re.M)
 SCHEMAS = ("public", "api", "analytics", "ml", "vitibrasil", "staging")
 
 
 def last_definitions() -> dict[str, tuple[str, str]]:
-    """name -> (kind, file) of the last migration that creates or replaces it (a renamed one keeps its file)."""
+    """name -> (kind, file) of the last migration that creates or replaces it (a renamed one keeps its file,
+    a dropped one is gone unless created again later in the same file)."""
     found = {}
     for path in migrations.migration_files():
+        for name in DROPPED.findall(path.read_text()):
+            found.pop(qualified(name), None)
         for kind, name, renamed, new_name in STATEMENT.findall(path.read_text()):
             if renamed:
                 old = qualified(renamed)
