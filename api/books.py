@@ -5,6 +5,8 @@ Every answer depends only on the 'books' data version: ETags and caches key on i
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from flask import Blueprint, current_app
 
 from api import paging
@@ -20,45 +22,79 @@ TRIGRAMS = "api.title_trigram_index"
 BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_tax, tax, availability, rating,"
                 " review_count, description, image_url, url, first_seen_at, last_seen_at, removed_at, updated_at,"
                 " last_run_id")
+# What a walk index carries besides its key (0016_bounded_listings.sql): every row filter but the title's.
+WALK_COLUMNS = ("category_id", "price", "rating", "availability", "removed_at")
 BOOK_ID = "<int(max=2147483647):book_id>"  # books.id is an integer: larger ids are simply absent
 # Sort field -> keyset columns; only these names ever reach the SQL text.
 SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
              "rating": ("rating", "id"), "availability": ("availability", "id")}
 
 
-def _filters(args: dict) -> tuple[list[str], list]:
-    where, params = [], []
+@dataclass
+class Filters:
+    """A listing's conditions on books, by the part they play in its plan (module docstring)."""
+    category: list[str] = field(default_factory=list)  # the walk's index prefix: category_id
+    rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
+    index: list[str] = field(default_factory=list)  # what only narrows a gather (the title trigram index)
+    params: dict = field(default_factory=lambda: {"category": [], "rows": [], "index": []})
+
+    def add(self, part: str, condition: str, *params) -> None:
+        getattr(self, part).append(condition)
+        self.params[part] += params
+
+    def where(self, *parts: str) -> tuple[list[str], list]:
+        return ([c for part in parts for c in getattr(self, part)], [p for part in parts for p in self.params[part]])
+
+
+def _filters(args: dict) -> Filters:
+    filters = Filters()
+    if "category" in args:
+        ids = _categories()["ids"].get(args["category"].lower(), [])
+        if len(ids) == 1:  # one id, so the (category_id, sort, id) index serves the order
+            filters.add("category", "category_id = %s", ids[0])
+        else:
+            filters.add("category", "category_id = ANY (%s)", ids)
     if not args["include_removed"]:
-        where.append("removed_at IS NULL")
-    if "category" in args:  # the ids first (an InitPlan), then books alone
-        where.append("category_id = ANY (ARRAY(SELECT id FROM api.categories"
-                     " WHERE lower(name) = lower(%s) OR slug = lower(%s)))")
-        params += [args["category"], args["category"]]
+        filters.add("rows", "removed_at IS NULL")
     for name, condition in (("min_price", "price >= %s"), ("max_price", "price <= %s"),
                             ("rating", "rating = %s"), ("min_rating", "rating >= %s")):
         if name in args:
-            where.append(condition)
-            params.append(args[name])
+            filters.add("rows", condition, args[name])
     if "in_stock" in args:
-        where.append("availability > 0" if args["in_stock"] else "availability = 0")
+        filters.add("rows", "availability > 0" if args["in_stock"] else "availability = 0")
     if "q" in args:
-        where.append("lower(title) LIKE lower(%s)")
-        params.append("%" + _escape_like(args["q"]) + "%")
+        filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
-            where.append("title_trigrams(lower(title)) @> ARRAY[%s]")
-            params.append(paging.remember(("rarest trigram", args["q"]), lambda: _rarest_trigram(args["q"])))
-    return where, params
+            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", _trigrams(args["q"])["all"])
+    return filters
 
 
-def _rarest_trigram(q: str) -> str:
-    """The trigram of ``q`` fewest titles hold, by the index's statistics (the first one when they
-    are not visible). One trigram, not all: the planner estimates one well, and a product of
-    correlated ones so badly that it would fetch every candidate row instead of walking the sort."""
-    return fetch_one(
-        "SELECT t FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
+def _trigrams(q: str) -> dict:
+    """q's trigrams, rarest first by the index's statistics, and how many titles hold the rarest:
+    {"all": [...], "share": fraction of titles (0 when not among the most common ones)}."""
+    return paging.remember(("trigrams", q), lambda: fetch_one(
+        "SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) AS all, coalesce(min(coalesce(s.f, 0)), 0) AS share"
+        " FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
         " (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t"
-        " ORDER BY coalesce(s.f, 0), t LIMIT 1", (q,))["t"]
+        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t", (q,)))
+
+
+def _catalogue_size() -> int:
+    """Books stored, listed or not (the summary's exact figure)."""
+    return paging.remember("catalogue size", lambda: fetch_one(
+        "SELECT coalesce(sum(every), 0)::bigint AS n FROM api.category_counts")["n"])
+
+
+def _categories() -> dict:
+    """Category names and slugs by id, and ids by lower(name) and slug, per data version."""
+    def load():
+        rows = fetch_all("SELECT id, name, slug, lower(name) AS lower_name FROM api.categories")
+        ids = {}
+        for row in rows:
+            for key in {row["lower_name"], row["slug"]}:
+                ids.setdefault(key, []).append(row["id"])
+        return {"names": {row["id"]: (row["name"], row["slug"]) for row in rows}, "ids": ids}
+    return paging.remember("categories", load)
 
 
 def _trigram_index() -> bool:
@@ -102,15 +138,74 @@ def list_books(args):
 
 def book_page(args: dict) -> dict:
     """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
-    where, params = _filters(args)
-    page = paging.page("api.books", where, params, columns=SORT_KEYS[args["sort"].lstrip("-")],
-                       descending=args["sort"].startswith("-"), args=args, limit=args["limit"],
-                       exact_total=_summary_total(args), select=BOOK_COLUMNS)
-    names = paging.remember("category names", lambda: {
-        row["id"]: (row["name"], row["slug"]) for row in fetch_all("SELECT id, name, slug FROM api.categories")})
+    filters = _filters(args)
+    where, params = filters.where("category", "rows", "index")
+    columns = SORT_KEYS[args["sort"].lstrip("-")]
+    page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
+                       args=args, limit=args["limit"], exact_total=_summary_total(args),
+                       plan=lambda *page_args: _bounded(filters, args, columns, *page_args))
+    names = _categories()["names"]
     for book in page["items"]:
         book["category"], book["category_slug"] = names[book["category_id"]]
     return page
+
+
+def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list[str], after_params: list,
+             order: str, rows: int) -> tuple[list[dict], int | None, list | None]:
+    """The page by the first of three bounded plans that answers it, as paging.page's plan: a short
+    walk (``API_SORT_ROWS`` rows in sort order, filtered); gathering every match through the
+    narrowest filter's index when there are at most ``API_SORT_ROWS`` (a title search whose rarest
+    trigram is that rare starts here); a long walk (``API_WALK_ROWS`` rows). When none does, the
+    rows the long walk found and a cursor resuming after it: a short page, next_cursor not null."""
+    walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
+    rare_title = bool(filters.index) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
+    query = (filters, columns, after, after_params, order, rows)
+    if not rare_title:
+        found, complete = _walk(*query, sort_rows, "q" in args)
+        if len(found) == rows or complete:
+            return found, len(found) if complete and len(found) < rows else None, None
+    if (gathered := _gather(*query, sort_rows)) is not None:
+        return gathered
+    found, complete = _walk(*query, walk_rows, "q" in args)
+    if len(found) == rows or complete:
+        return found, len(found) if complete and len(found) < rows else None, None
+    where, params = filters.where("category")
+    last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
+                     f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
+    return found, None, [last[c] for c in columns]
+
+
+def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool]:
+    """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
+    an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
+    (rows, whether the walk saw every row after the cursor)."""
+    where, params = filters.where("category")
+    checked, checked_params = filters.where("rows")
+    carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
+    found = fetch_all(
+        f"WITH walk AS MATERIALIZED (SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)}"
+        f"  ORDER BY {order} LIMIT %s),"
+        f" hits AS (SELECT id FROM walk WHERE {paging.where_sql(checked)} ORDER BY {order} LIMIT %s)"
+        f" SELECT w.walked, b.* FROM (SELECT count(*) AS walked FROM walk) w"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
+        f" ORDER BY {order}", (*params, *after_params, walk_rows, *checked_params, rows))
+    return [r for r in found if r["id"] is not None], found[0]["walked"] < walk_rows
+
+
+def _gather(filters, columns, after, after_params, order, rows, sort_rows):
+    """Every match, found through the narrowest filter's index, sorted, when there are at most
+    ``sort_rows``: as _bounded answers (with their number); None when there are more."""
+    where, params = filters.where("category", "rows", "index")
+    found = fetch_all(
+        f"WITH matches AS MATERIALIZED (SELECT {', '.join(dict.fromkeys(('id', *columns)))}"
+        f"  FROM api.books WHERE {paging.where_sql(where + after)} LIMIT %s)"
+        f" SELECT m.matched, b.* FROM (SELECT count(*) AS matched FROM matches) m"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books"
+        f"  WHERE id IN (SELECT id FROM matches ORDER BY {order} LIMIT %s)) b ON true"
+        f" ORDER BY {order}", (*params, *after_params, sort_rows + 1, rows))
+    if found[0]["matched"] > sort_rows:
+        return None
+    return [r for r in found if r["id"] is not None], found[0]["matched"], None
 
 
 @bp.get(f"/{BOOK_ID}")

@@ -32,22 +32,36 @@ def where_sql(conditions: list[str]) -> str:
 
 
 def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...], descending: bool,
-         args: dict, limit: int, exact_total=None, select: str = "*") -> dict:
+         args: dict, limit: int, exact_total=None, select: str = "*", plan=None) -> dict:
     """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique),
     as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
-    total without a scan (from a summary), or None to count."""
+    total without a scan (from a summary), or None to count. ``plan``: None for one ORDER BY …
+    LIMIT statement, or ``plan(after, after_params, order, rows)`` giving (up to ``rows`` rows after
+    the cursor's condition ``after``, the listing's exact total when the plan saw every match or
+    None, the key to resume after when it stopped short of a full page or None)."""
     listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
-    page_where, page_params = list(where), list(params)
+    after, after_params = [], []
     if "cursor" in args:
-        page_where.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
-        page_params += cursor.decode(args["cursor"], columns, listing)
+        after.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
+        after_params += cursor.decode(args["cursor"], columns, listing)
     direction = " DESC" if descending else ""
-    rows = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(page_where)}"
-                     f" ORDER BY {', '.join(c + direction for c in columns)} LIMIT %s", (*page_params, limit + 1))
+    order = ", ".join(c + direction for c in columns)
+    if plan is None:
+        rows, seen, resume = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(where + after)}"
+                                       f" ORDER BY {order} LIMIT %s", (*params, *after_params, limit + 1)), None, None
+    else:
+        rows, seen, resume = plan(after, after_params, order, limit + 1)
     items = rows[:limit]
-    total, estimated = (exact_total(), False) if exact_total else count(source, where, params)
+    if exact_total:
+        total, estimated = exact_total(), False
+    elif seen is not None and not after:
+        total, estimated = remember(_count_key(source, where, params), lambda: (seen, False))
+    else:
+        total, estimated = count(source, where, params)
+    if len(rows) > limit:
+        resume = [items[-1][c] for c in columns]
     return {"items": items, "total": total, "total_is_estimate": estimated,
-            "next_cursor": cursor.encode([items[-1][c] for c in columns], listing) if len(rows) > limit else None}
+            "next_cursor": cursor.encode(resume, listing) if resume is not None else None}
 
 
 def remember(key, compute):
@@ -65,7 +79,11 @@ def remember(key, compute):
 
 def count(source: str, where: list[str], params: list) -> tuple[int, bool]:
     """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above."""
-    return remember((source, tuple(where), json.dumps(params, default=str)), lambda: _count(source, where, params))
+    return remember(_count_key(source, where, params), lambda: _count(source, where, params))
+
+
+def _count_key(source: str, where: list[str], params: list) -> tuple:
+    return source, tuple(where), json.dumps(params, default=str)
 
 
 def _count(source: str, where: list[str], params: list) -> tuple[int, bool]:
