@@ -33,10 +33,10 @@ SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
 @dataclass
 class Filters:
     """A listing's conditions on books, by the part they play in its plan (module docstring)."""
-    category: list[str] = field(default_factory=list)  # the walk's index prefix: category_id
+    key: list[str] = field(default_factory=list)  # on the walk index's key: category_id, the sort column's range
     rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
     index: list[str] = field(default_factory=list)  # what only narrows a gather (the title trigram index)
-    params: dict = field(default_factory=lambda: {"category": [], "rows": [], "index": []})
+    params: dict = field(default_factory=lambda: {"key": [], "rows": [], "index": []})
 
     def add(self, part: str, condition: str, *params) -> None:
         getattr(self, part).append(condition)
@@ -47,25 +47,34 @@ class Filters:
 
 
 def _filters(args: dict) -> Filters:
-    filters = Filters()
+    filters, sort = Filters(), args["sort"].lstrip("-")
     if "category" in args:
         ids = _categories()["ids"].get(args["category"].lower(), [])
         if len(ids) == 1:  # one id, so the (category_id, sort, id) index serves the order
-            filters.add("category", "category_id = %s", ids[0])
+            filters.add("key", "category_id = %s", ids[0])
         else:
-            filters.add("category", "category_id = ANY (%s)", ids)
+            filters.add("key", "category_id = ANY (%s)", ids)
     if not args["include_removed"]:
         filters.add("rows", "removed_at IS NULL")
-    for name, condition in (("min_price", "price >= %s"), ("max_price", "price <= %s"),
-                            ("rating", "rating = %s"), ("min_rating", "rating >= %s")):
+    # A bound on the sort column is where the walk starts or stops: on the key, the others on rows.
+    for name, column, condition in (("min_price", "price", "price >= %s"), ("max_price", "price", "price <= %s"),
+                                    ("rating", "rating", "rating = %s"), ("min_rating", "rating", "rating >= %s")):
         if name in args:
-            filters.add("rows", condition, args[name])
+            filters.add("key" if column == sort else "rows", condition, args[name])
     if "in_stock" in args:
-        filters.add("rows", "availability > 0" if args["in_stock"] else "availability = 0")
+        filters.add("key" if sort == "availability" else "rows",
+                    "availability > 0" if args["in_stock"] else "availability = 0")
     if "q" in args:
         filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
-            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", _trigrams(args["q"])["all"])
+            trigrams = _trigrams(args["q"])
+            # Every trigram narrows most, but the planner multiplies their shares as if independent
+            # and then prefers the trigram index to any other: only the rarest one when another
+            # filter may narrow more (its share the planner estimates well), unless it is rare itself.
+            narrowing = args.keys() & {"category", "min_price", "max_price", "rating", "min_rating", "in_stock"}
+            only_rarest = trigrams["share"] * _catalogue_size() > current_app.config["API_SORT_ROWS"] and narrowing
+            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]",
+                        trigrams["all"][:1] if only_rarest else trigrams["all"])
     return filters
 
 
@@ -139,7 +148,7 @@ def list_books(args):
 def book_page(args: dict) -> dict:
     """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
     filters = _filters(args)
-    where, params = filters.where("category", "rows", "index")
+    where, params = filters.where("key", "rows", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
     page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
                        args=args, limit=args["limit"], exact_total=_summary_total(args),
@@ -164,12 +173,14 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
         found, complete = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
             return found, len(found) if complete and len(found) < rows else None, None
-    if (gathered := _gather(*query, sort_rows)) is not None:
-        return gathered
+    # Gathering pays only when the matches are few: not when the short walk's share of them says many.
+    if rare_title or len(found) * _catalogue_size() <= sort_rows * sort_rows:
+        if (gathered := _gather(*query, sort_rows)) is not None:
+            return gathered
     found, complete = _walk(*query, walk_rows, "q" in args)
     if len(found) == rows or complete:
         return found, len(found) if complete and len(found) < rows else None, None
-    where, params = filters.where("category")
+    where, params = filters.where("key")
     last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
                      f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
     return found, None, [last[c] for c in columns]
@@ -179,23 +190,27 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
     """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
     an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
     (rows, whether the walk saw every row after the cursor)."""
-    where, params = filters.where("category")
+    where, params = filters.where("key")
     checked, checked_params = filters.where("rows")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
+    walk = f"SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
     found = fetch_all(
-        f"WITH walk AS MATERIALIZED (SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)}"
-        f"  ORDER BY {order} LIMIT %s),"
-        f" hits AS (SELECT id FROM walk WHERE {paging.where_sql(checked)} ORDER BY {order} LIMIT %s)"
-        f" SELECT w.walked, b.* FROM (SELECT count(*) AS walked FROM walk) w"
+        f"WITH hits AS MATERIALIZED (SELECT id FROM ({walk}) walk WHERE {paging.where_sql(checked)}"
+        f"  ORDER BY {order} LIMIT %s)"
+        # How far the walk went, only asked when it found too few (an InitPlan runs when first needed).
+        f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s THEN (SELECT count(*) FROM ({walk}) w) END AS walked,"
+        f"  b.* FROM (SELECT) one"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
-        f" ORDER BY {order}", (*params, *after_params, walk_rows, *checked_params, rows))
-    return [r for r in found if r["id"] is not None], found[0]["walked"] < walk_rows
+        f" ORDER BY {order}",
+        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows))
+    walked = found[0]["walked"]  # None: the page is full
+    return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows):
     """Every match, found through the narrowest filter's index, sorted, when there are at most
     ``sort_rows``: as _bounded answers (with their number); None when there are more."""
-    where, params = filters.where("category", "rows", "index")
+    where, params = filters.where("key", "rows", "index")
     found = fetch_all(
         f"WITH matches AS MATERIALIZED (SELECT {', '.join(dict.fromkeys(('id', *columns)))}"
         f"  FROM api.books WHERE {paging.where_sql(where + after)} LIMIT %s)"

@@ -29,7 +29,9 @@ from migrations import DatabaseUnavailable
 
 _POOL, _FREE = "api.db_pool", "api.db_pool_free"
 _pool_lock = threading.Lock()
-SESSION_DEFAULTS = "-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
+# A request's statements are small and many run at once: no parallel workers, no JIT compilation.
+SESSION_DEFAULTS = ("-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
+                    " -c max_parallel_workers_per_gather=0 -c jit=off")
 
 
 def init_app(app) -> None:
