@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
-from bench.http_bench import ADJECTIVES, CATEGORIES, NOUNS, SORTS, Server, fill, token_for  # noqa: E402
+from bench.http_bench import SORTS, Server, token_for  # noqa: E402
+from tests.api.fill import ADJECTIVES, CATEGORIES, NOUNS, fill  # noqa: E402
 
 FRAGMENTS = sorted({word.lower()[i:i + 3] for word in ADJECTIVES + NOUNS for i in range(len(word) - 2)})
 
