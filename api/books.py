@@ -1,5 +1,11 @@
 """``/api/v1/books``: filtered, sorted, keyset-paginated books (api/paging.py); one book; its history.
 
+A listing reads rows bounded by its page, not by the catalogue (docs/api.md, "Bounded plans"): it
+walks a walk index (0016_bounded_listings.sql) in sort order, entered at the category and at any
+bound on the sort column (``key`` conditions) and checking the other filters on each entry
+(``rows``); or gathers the few matches through the narrowest filter's index (``index``: the title
+trigrams) and sorts them; or walks further; and at worst answers a short page whose cursor resumes.
+
 Every answer depends only on the 'books' data version: ETags and caches key on it (api/caching.py).
 """
 
@@ -32,10 +38,11 @@ SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
 
 @dataclass
 class Filters:
-    """A listing's conditions on books, by the part they play in its plan (module docstring)."""
+    """A listing's conditions on books, by the part they play in its plans (module docstring)."""
     key: list[str] = field(default_factory=list)  # on the walk index's key: category_id, the sort column's range
     rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
-    index: list[str] = field(default_factory=list)  # what only narrows a gather (the title trigram index)
+    index: list[str] = field(default_factory=list)  # what only narrows a count (the title's rarest trigram)
+    trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
     params: dict = field(default_factory=lambda: {"key": [], "rows": [], "index": []})
 
     def add(self, part: str, condition: str, *params) -> None:
@@ -68,13 +75,10 @@ def _filters(args: dict) -> Filters:
         filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
             trigrams = _trigrams(args["q"])
-            # Every trigram narrows most, but the planner multiplies their shares as if independent
-            # and then prefers the trigram index to any other: only the rarest one when another
-            # filter may narrow more (its share the planner estimates well), unless it is rare itself.
-            narrowing = args.keys() & {"category", "min_price", "max_price", "rating", "min_rating", "in_stock"}
-            only_rarest = trigrams["share"] * _catalogue_size() > current_app.config["API_SORT_ROWS"] and narrowing
-            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]",
-                        trigrams["all"][:1] if only_rarest else trigrams["all"])
+            filters.trigrams = trigrams["all"]
+            # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
+            # product of correlated ones so low that it would prefer the trigram index to any other.
+            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", trigrams["all"][:1])
     return filters
 
 
@@ -139,9 +143,11 @@ def _summary_total(args: dict):
 @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
 def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
-    (same filters and sort) until it is null to visit each matching book exactly once.
-    `total` is exact up to 1,000 matches (and always without filters other than category
-    and include_removed); above, it is an estimate and `total_is_estimate` is true."""
+    (same filters and sort) until it is null to visit each matching book exactly once;
+    a page may hold fewer than `limit` books (even none) before the end, when the matches
+    are sparse in the sort order. `total` is exact when at most 1,000 books match (and always
+    without filters other than category and include_removed); above, or when the planner
+    expects over 10,000, it is the planner's estimate and `total_is_estimate` is true."""
     return book_page(args)
 
 
@@ -152,7 +158,8 @@ def book_page(args: dict) -> dict:
     columns = SORT_KEYS[args["sort"].lstrip("-")]
     page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
                        args=args, limit=args["limit"], exact_total=_summary_total(args),
-                       plan=lambda *page_args: _bounded(filters, args, columns, *page_args))
+                       plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
+                       planned=filters.where("key", "rows"))
     names = _categories()["names"]
     for book in page["items"]:
         book["category"], book["category_slug"] = names[book["category_id"]]
@@ -167,7 +174,7 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     trigram is that rare starts here); a long walk (``API_WALK_ROWS`` rows). When none does, the
     rows the long walk found and a cursor resuming after it: a short page, next_cursor not null."""
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
-    rare_title = bool(filters.index) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
+    rare_title = bool(filters.trigrams) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
     query = (filters, columns, after, after_params, order, rows)
     if not rare_title:
         found, complete = _walk(*query, sort_rows, "q" in args)
@@ -208,17 +215,31 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows):
-    """Every match, found through the narrowest filter's index, sorted, when there are at most
-    ``sort_rows``: as _bounded answers (with their number); None when there are more."""
-    where, params = filters.where("key", "rows", "index")
+    """Every match, sorted, when there are at most ``sort_rows``: through the narrowest filter's index
+    (the planner's choice among the walk indexes' ranges), or for a title search among at most
+    ``sort_rows`` candidates holding all of its trigrams. As _bounded answers (with the number of
+    matches); None when there are more, or more candidates."""
+    where, params = filters.where("key", "rows")
+    keys = ", ".join(dict.fromkeys(("id", *columns)))
+    if filters.trigrams:
+        carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, "title")))
+        matches = (f"candidates AS MATERIALIZED (SELECT {carried} FROM api.books"
+                   f"  WHERE title_trigrams(lower(title)) @> %s::text[] LIMIT %s),"
+                   f" matches AS MATERIALIZED (SELECT {keys} FROM candidates WHERE {paging.where_sql(where + after)})")
+        counted = "(SELECT count(*) FROM candidates)"
+        params = (filters.trigrams, sort_rows + 1, *params, *after_params)
+    else:
+        matches = (f"matches AS MATERIALIZED (SELECT {keys} FROM api.books WHERE {paging.where_sql(where + after)}"
+                   f"  LIMIT %s)")
+        counted = "(SELECT count(*) FROM matches)"
+        params = (*params, *after_params, sort_rows + 1)
     found = fetch_all(
-        f"WITH matches AS MATERIALIZED (SELECT {', '.join(dict.fromkeys(('id', *columns)))}"
-        f"  FROM api.books WHERE {paging.where_sql(where + after)} LIMIT %s)"
-        f" SELECT m.matched, b.* FROM (SELECT count(*) AS matched FROM matches) m"
+        f"WITH {matches} SELECT m.examined, m.matched, b.* FROM"
+        f" (SELECT {counted} AS examined, (SELECT count(*) FROM matches) AS matched) m"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books"
         f"  WHERE id IN (SELECT id FROM matches ORDER BY {order} LIMIT %s)) b ON true"
-        f" ORDER BY {order}", (*params, *after_params, sort_rows + 1, rows))
-    if found[0]["matched"] > sort_rows:
+        f" ORDER BY {order}", (*params, rows))
+    if found[0]["examined"] > sort_rows:
         return None
     return [r for r in found if r["id"] is not None], found[0]["matched"], None
 
