@@ -147,7 +147,7 @@ def list_books(args):
     a page may hold fewer than `limit` books (even none) before the end, when the matches
     are sparse in the sort order. `total` is exact when at most 1,000 books match (and always
     without filters other than category and include_removed); above, or when the planner
-    expects over 10,000, it is the planner's estimate and `total_is_estimate` is true."""
+    expects over 2,000, it is the planner's estimate and `total_is_estimate` is true."""
     return book_page(args)
 
 
@@ -182,7 +182,10 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
             return found, len(found) if complete and len(found) < rows else None, None
     # Gathering pays only when the matches are few: not when the short walk's share of them says many.
     if rare_title or len(found) * _catalogue_size() <= sort_rows * sort_rows:
-        if (gathered := _gather(*query, sort_rows)) is not None:
+        # A common word's candidates are many: then another narrow filter's index range is the way in;
+        # not for words together, which few titles hold (their trigrams' intersection is small).
+        by_trigrams = rare_title or bool(filters.trigrams) and (" " in args["q"].strip() or not _narrow(args))
+        if (gathered := _gather(*query, sort_rows, by_trigrams)) is not None:
             return gathered
     found, complete = _walk(*query, walk_rows, "q" in args)
     if len(found) == rows or complete:
@@ -214,14 +217,20 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
     return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows
 
 
-def _gather(filters, columns, after, after_params, order, rows, sort_rows):
+def _narrow(args: dict) -> bool:
+    """Whether a filter other than the title's selects a small part of the catalogue by an index range."""
+    return bool(args.keys() & {"category", "min_price", "max_price", "rating"}) \
+        or args.get("min_rating", 0) >= 4 or args.get("in_stock") is False
+
+
+def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
     """Every match, sorted, when there are at most ``sort_rows``: through the narrowest filter's index
-    (the planner's choice among the walk indexes' ranges), or for a title search among at most
-    ``sort_rows`` candidates holding all of its trigrams. As _bounded answers (with the number of
-    matches); None when there are more, or more candidates."""
+    (the planner's choice among the walk indexes' ranges), or ``by_trigrams`` among at most
+    ``sort_rows`` candidates holding all of the title search's trigrams. As _bounded answers (with
+    the number of matches); None when there are more, or more candidates."""
     where, params = filters.where("key", "rows")
     keys = ", ".join(dict.fromkeys(("id", *columns)))
-    if filters.trigrams:
+    if by_trigrams:
         carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, "title")))
         matches = (f"candidates AS MATERIALIZED (SELECT {carried} FROM api.books"
                    f"  WHERE title_trigrams(lower(title)) @> %s::text[] LIMIT %s),"

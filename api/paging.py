@@ -4,7 +4,7 @@ A page resumes after the cursor's (sort value, id): it walks an index, so a
 deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
 matching rows (default 1,000) or when the caller knows it from a summary or
 its plan; above the cap (or, for a caller that says so, when the planner
-expects ten times more) it is the planner's estimate and ``total_is_estimate`` is true.
+expects twice as many) it is the planner's estimate and ``total_is_estimate`` is true.
 Counts (and whatever else ``remember`` is given) are kept per (data version,
 listing) in a bounded cache, so paging through a listing counts it once.
 """
@@ -80,7 +80,7 @@ def remember(key, compute):
 
 def count(source: str, where: list[str], params: list, planned: tuple | None = None) -> tuple[int, bool]:
     """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above.
-    ``planned``: (where, params) the planner estimates well; when its estimate is ten times the cap
+    ``planned``: (where, params) the planner estimates well; when its estimate is twice the cap
     or more, that estimate is the answer and nothing is counted (a count of 1,001 sparse matches
     may read far more rows than a page)."""
     return remember(_count_key(source, where, params), lambda: _count(source, where, params, planned))
@@ -97,7 +97,7 @@ def _estimate(source: str, where: list[str], params) -> int:
 
 def _count(source: str, where: list[str], params: list, planned: tuple | None) -> tuple[int, bool]:
     cap = current_app.config["API_COUNT_CAP"]
-    if planned and (estimate := _estimate(source, *planned)) > 10 * cap:  # far above: misestimates aside
+    if planned and (estimate := _estimate(source, *planned)) > 2 * cap:  # well above: misestimates aside
         return estimate, True
     n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where_sql(where)} LIMIT %s) capped",
                   (*params, cap + 1))["n"]
