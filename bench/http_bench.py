@@ -37,14 +37,12 @@ import time
 import uuid
 from pathlib import Path
 
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
-from tests.api.fill import ADJECTIVES, CATEGORIES, NOUNS, fill  # noqa: E402
+from tests.api.fill import CATEGORIES, NOUNS, filled_database  # noqa: E402
 from tests.cluster import free_port  # noqa: E402
 
 SORTS = ["id", "-id", "title", "-title", "price", "-price", "rating", "-rating", "availability", "-availability"]
@@ -188,24 +186,10 @@ def main() -> int:
         rows += bench(url, books, args)
         print_table(rows)
     for books in args.books:
-        name = f"bench_http_{uuid.uuid4().hex[:8]}"
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_dsn(server_url, dbname=name)
-        try:
-            conn = migrations.connect(url)
-            migrations.migrate(conn)
-            conn.close()
-            start = time.perf_counter()
-            fill(url, books)
+        start = time.perf_counter()
+        with filled_database(server_url, books, "bench_http") as url:
             print(f"filled {books} books in {time.perf_counter() - start:.1f} s", flush=True)
             rows += bench(url, books, args)
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.close()
         print_table(rows)
     return 0
 

@@ -28,15 +28,13 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
 from bench.http_bench import SORTS, Server, token_for  # noqa: E402
-from tests.api.fill import ADJECTIVES, CATEGORIES, NOUNS, fill  # noqa: E402
+from tests.api.fill import ADJECTIVES, CATEGORIES, NOUNS, filled_database  # noqa: E402
 
 FRAGMENTS = sorted({word.lower()[i:i + 3] for word in ADJECTIVES + NOUNS for i in range(len(word) - 2)})
 
@@ -160,7 +158,8 @@ def slowest(url: str, books: int, sample: int, top: int) -> list[str]:
         response = client.get(path, headers={"Authorization": f"Bearer {token}"})
         elapsed = (time.perf_counter() - start) * 1000
         assert response.status_code == 200, (path, response.get_json())
-        timings.append((elapsed, path, max(statements, key=lambda s: s[0])))
+        explainable = [s for s in statements if not s[1].startswith("EXPLAIN")]  # the count's estimate is one
+        timings.append((elapsed, path, max(explainable, key=lambda s: s[0])))
     close_pool(app)
     by_shape = {}
     for elapsed, path, statement in sorted(timings, reverse=True):
@@ -209,22 +208,8 @@ def main() -> int:
         run(url, books)
     server_url = migrations.embedded_url()
     for books in args.books:
-        name = f"bench_unique_{uuid.uuid4().hex[:8]}"
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_dsn(server_url, dbname=name)
-        try:
-            conn = migrations.connect(url)
-            migrations.migrate(conn)
-            conn.close()
-            fill(url, books)
+        with filled_database(server_url, books, "bench_unique") as url:
             run(url, books)
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.close()
     print_table(rows)
     return 0
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import migrations
 from crawler.items import BookItem
 from tests.crawler.helpers import store_run
+from tests.helpers import new_database
 
 SITE = "http://books.test/"
 
@@ -76,3 +78,14 @@ def fill(url: str, books: int) -> None:
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     conn.close()
+
+
+@contextmanager
+def filled_database(server_url: str, books: int, prefix: str):
+    """The URL of a new database on ``server_url``, migrated and ``fill``ed; dropped afterwards."""
+    with new_database(server_url, prefix) as url:
+        conn = migrations.connect(url)
+        migrations.migrate(conn)
+        conn.close()
+        fill(url, books)
+        yield url

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
-
-import psycopg2
 import pytest
 from flask_jwt_extended import create_access_token
-from psycopg2 import sql
 
 import api.books
 import api.paging
 import migrations
 from api.db import SESSION_DEFAULTS, close_pool
-from tests.api.fill import fill
+from tests.api.fill import filled_database
 from tests.api.helpers import make_app
-from tests.helpers import with_dbname
 
 BOOKS = 20_000
 WALK_ROWS, SORT_ROWS = 4_000, 400  # the budgets scaled to the catalogue, as 50,000 and 5,000 are to 1M books
@@ -31,20 +26,8 @@ SEARCHES = [None, "garden", "stone", "gar", "wild ocean"]  # a common word, one 
 @pytest.fixture(scope="module")
 def large_url(db_url):
     """A catalogue of BOOKS generated books (README's fill), in a database of its own."""
-    name = f"plans_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(db_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_dbname(db_url, name)
-    conn = migrations.connect(url)
-    migrations.migrate(conn)
-    conn.close()
-    fill(url, BOOKS)
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+    with filled_database(db_url, BOOKS, "plans") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
