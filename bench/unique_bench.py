@@ -197,7 +197,7 @@ def main() -> int:
         rows.append(bench(url, books, args))
         print_table(rows)
         plans.extend(slowest(url, books, args.sample, 10))
-        print("\n".join(plans[-11:]), flush=True)
+        print("\n".join(plans[-12:]), flush=True)
 
     for url in args.database_url:
         conn = migrations.connect(url)
