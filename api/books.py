@@ -43,6 +43,8 @@ class Filters:
     rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
     index: list[str] = field(default_factory=list)  # what only narrows a count (the title's rarest trigram)
     trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
+    categories: list[int] | None = None  # the walk's range: these categories (None: all) ...
+    bounded: bool = False  # ... entered and left at bounds on the sort column
     params: dict = field(default_factory=lambda: {"key": [], "rows": [], "index": []})
 
     def add(self, part: str, condition: str, *params) -> None:
@@ -56,7 +58,7 @@ class Filters:
 def _filters(args: dict) -> Filters:
     filters, sort = Filters(), args["sort"].lstrip("-")
     if "category" in args:
-        ids = _categories()["ids"].get(args["category"].lower(), [])
+        ids = filters.categories = _categories()["ids"].get(args["category"].lower(), [])
         if len(ids) == 1:  # one id, so the (category_id, sort, id) index serves the order
             filters.add("key", "category_id = %s", ids[0])
         else:
@@ -68,9 +70,11 @@ def _filters(args: dict) -> Filters:
                                     ("rating", "rating", "rating = %s"), ("min_rating", "rating", "rating >= %s")):
         if name in args:
             filters.add("key" if column == sort else "rows", condition, args[name])
+            filters.bounded |= column == sort
     if "in_stock" in args:
         filters.add("key" if sort == "availability" else "rows",
                     "availability > 0" if args["in_stock"] else "availability = 0")
+        filters.bounded |= sort == "availability"
     if "q" in args:
         filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
@@ -92,10 +96,11 @@ def _trigrams(q: str) -> dict:
         "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t", (q,)))
 
 
-def _catalogue_size() -> int:
-    """Books stored, listed or not (the summary's exact figure)."""
-    return paging.remember("catalogue size", lambda: fetch_one(
-        "SELECT coalesce(sum(every), 0)::bigint AS n FROM api.category_counts")["n"])
+def _catalogue_size(categories: list[int] | None = None) -> int:
+    """Books stored, listed or not, in ``categories`` (None: all): the summary's exact figures."""
+    sizes = paging.remember("category sizes", lambda: {
+        row["id"]: row["every"] for row in fetch_all("SELECT id, every FROM api.category_counts")})
+    return sum(sizes.values()) if categories is None else sum(sizes.get(c, 0) for c in categories)
 
 
 def _categories() -> dict:
@@ -177,9 +182,9 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     rare_title = bool(filters.trigrams) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
     query = (filters, columns, after, after_params, order, rows)
     if not rare_title:
-        found, complete = _walk(*query, sort_rows, "q" in args)
+        found, complete, reached = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
-            return found, len(found) if complete and len(found) < rows else None, None
+            return found, _walk_total(filters, found, complete, reached, rows), None
     # Gathering pays only when the matches are few: not when the short walk's share of them says many.
     if rare_title or len(found) * _catalogue_size() <= sort_rows * sort_rows:
         # A common word's candidates are many: then another narrow filter's index range is the way in;
@@ -187,34 +192,49 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
         by_trigrams = rare_title or bool(filters.trigrams) and (" " in args["q"].strip() or not _narrow(args))
         if (gathered := _gather(*query, sort_rows, by_trigrams)) is not None:
             return gathered
-    found, complete = _walk(*query, walk_rows, "q" in args)
+    found, complete, reached = _walk(*query, walk_rows, "q" in args)
     if len(found) == rows or complete:
-        return found, len(found) if complete and len(found) < rows else None, None
+        return found, _walk_total(filters, found, complete, reached, rows), None
     where, params = filters.where("key")
     last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
                      f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
     return found, None, [last[c] for c in columns]
 
 
-def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool]:
+def _walk_total(filters: Filters, found: list, complete: bool, reached: int | None, rows: int):
+    """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
+    match; else, when it crossed its whole range, the share of matches it met times the range's
+    size if that is far above the count cap (counting 1,001 sparse matches reads too much); else
+    None (paging counts)."""
+    if complete and len(found) < rows:
+        return len(found), False
+    if reached and not filters.bounded:
+        estimate = round(len(found) / reached * _catalogue_size(filters.categories))
+        if estimate > 2 * current_app.config["API_COUNT_CAP"]:
+            return estimate, True
+    return None
+
+
+def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool, int]:
     """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
     an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
-    (rows, whether the walk saw every row after the cursor)."""
+    (rows, whether the walk saw every row after the cursor, how many rows it walked to the last match)."""
     where, params = filters.where("key")
     checked, checked_params = filters.where("rows")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
-    walk = f"SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
+    walk = (f"SELECT {carried}, row_number() OVER (ORDER BY {order}) AS walked FROM api.books"
+            f" WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s")
     found = fetch_all(
-        f"WITH hits AS MATERIALIZED (SELECT id FROM ({walk}) walk WHERE {paging.where_sql(checked)}"
+        f"WITH hits AS MATERIALIZED (SELECT id, walked FROM ({walk}) walk WHERE {paging.where_sql(checked)}"
         f"  ORDER BY {order} LIMIT %s)"
         # How far the walk went, only asked when it found too few (an InitPlan runs when first needed).
         f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s THEN (SELECT count(*) FROM ({walk}) w) END AS walked,"
-        f"  b.* FROM (SELECT) one"
+        f"  (SELECT max(walked) FROM hits) AS reached, b.* FROM (SELECT) one"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
         f" ORDER BY {order}",
         (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows))
     walked = found[0]["walked"]  # None: the page is full
-    return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows
+    return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows, found[0]["reached"]
 
 
 def _narrow(args: dict) -> bool:
@@ -250,7 +270,7 @@ def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_tr
         f" ORDER BY {order}", (*params, rows))
     if found[0]["examined"] > sort_rows:
         return None
-    return [r for r in found if r["id"] is not None], found[0]["matched"], None
+    return [r for r in found if r["id"] is not None], (found[0]["matched"], False), None
 
 
 @bp.get(f"/{BOOK_ID}")

@@ -38,8 +38,9 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
     as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
     total without a scan (from a summary), or None to count. ``plan``: None for one ORDER BY …
     LIMIT statement, or ``plan(after, after_params, order, rows)`` giving (up to ``rows`` rows after
-    the cursor's condition ``after``, the listing's exact total when the plan saw every match or
-    None, the key to resume after when it stopped short of a full page or None). ``planned``: see count."""
+    the cursor's condition ``after``; (matches, whether an estimate) when the plan saw every match
+    or estimated them, else None; the key to resume after when it stopped short of a full page, or
+    None). ``planned``: see count."""
     listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
     after, after_params = [], []
     if "cursor" in args:
@@ -55,8 +56,8 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
     items = rows[:limit]
     if exact_total:
         total, estimated = exact_total(), False
-    elif seen is not None and not after:
-        total, estimated = remember(_count_key(source, where, params), lambda: (seen, False))
+    elif seen is not None and (seen[1] or not after):  # an exact figure of rows after a cursor is not the total
+        total, estimated = remember(_count_key(source, where, params), lambda: seen)
     else:
         total, estimated = count(source, where, params, planned)
     if len(rows) > limit:

@@ -106,17 +106,20 @@ def test_answers_do_not_depend_on_the_plan(recorded, large_url):
     for params in [{"q": "gar", "sort": "-title"}, {"min_price": "25.10", "max_price": "25.40", "sort": "title"},
                    {"category": "poetry", "min_rating": 5, "in_stock": "false", "sort": "-price"},
                    {"q": "wild ocean", "sort": "rating"}, {"q": "stone", "sort": "id"}, {"q": "wild", "sort": "title"}]:
-        ids, cursor = [], None
+        ids, cursor, totals = [], None, set()
         while True:
             response = client.get("/api/v1/books", query_string={**params, "limit": 50, **(
                 {"cursor": cursor} if cursor else {})}, headers=headers)
             page = response.get_json()
             ids += [book["id"] for book in page["items"]]
+            totals.add((page["total"], page["total_is_estimate"]))
             short += page["next_cursor"] is not None and len(page["items"]) < 50
             if not (cursor := page["next_cursor"]):
                 break
         expected = _expected(conn, params)
         assert ids == expected, params
+        [(total, estimated)] = totals  # one total for the listing, on every page
+        assert total == len(expected) if not estimated else total > 1_000, (params, total, len(expected))
     conn.close()
     assert short
 
