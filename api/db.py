@@ -9,9 +9,9 @@ psycopg2's pool would raise at once.
 Sessions default to read-only REPEATABLE READ and to ``API_STATEMENT_TIMEOUT``
 (set once per connection at startup): no code path can write, no statement holds
 a worker for long, and a view's reads run in one transaction, so a list page
-and its count see the same snapshot. The token's user and the
-data version are read before that transaction, in autocommit, so an answer
-served from the cache costs two statements and no BEGIN/ROLLBACK; the view's
+and its count see the same snapshot. The token's user and the data versions
+are read before that transaction, in autocommit and one statement, so an answer
+served from the cache costs one statement and no BEGIN/ROLLBACK; the view's
 snapshot (api/operation.py) is then taken after the version was read.
 """
 
