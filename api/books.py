@@ -172,7 +172,7 @@ def book_page(args: dict) -> dict:
 
 
 def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list[str], after_params: list,
-             order: str, rows: int) -> tuple[list[dict], int | None, list | None]:
+             order: str, rows: int) -> tuple[list[dict], tuple | None, list | None]:
     """The page by the first of three bounded plans that answers it, as paging.page's plan: a short
     walk (``API_SORT_ROWS`` rows in sort order, filtered); gathering every match through the
     narrowest filter's index when there are at most ``API_SORT_ROWS`` (a title search whose rarest
@@ -203,9 +203,9 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
 
 def _walk_total(filters: Filters, found: list, complete: bool, reached: int | None, rows: int):
     """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
-    match; else, when it crossed its whole range, the share of matches it met times the range's
-    size if that is far above the count cap (counting 1,001 sparse matches reads too much); else
-    None (paging counts)."""
+    match; else the share of matches among the rows it walked times the size of its range (the
+    catalogue or the category; unknown when the sort column is bounded) when that is above twice
+    the count cap (counting 1,001 sparse matches reads too much); else None (paging counts)."""
     if complete and len(found) < rows:
         return len(found), False
     if reached and not filters.bounded:
