@@ -1,9 +1,17 @@
 """``/api/v1/books``: filtered, sorted, keyset-paginated books (api/paging.py); one book; its history.
 
+A listing reads rows bounded by its page, not by the catalogue (docs/api.md, "Bounded plans"): it
+walks a walk index (0016_bounded_listings.sql) in sort order, entered at the category and at any
+bound on the sort column (``key`` conditions) and checking the other filters on each entry
+(``rows``); or gathers the few matches through the narrowest filter's index (``index``: the title
+trigrams) and sorts them; or walks further; and at worst answers a short page whose cursor resumes.
+
 Every answer depends only on the 'books' data version: ETags and caches key on it (api/caching.py).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from flask import Blueprint, current_app
 
@@ -20,45 +28,91 @@ TRIGRAMS = "api.title_trigram_index"
 BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_tax, tax, availability, rating,"
                 " review_count, description, image_url, url, first_seen_at, last_seen_at, removed_at, updated_at,"
                 " last_run_id")
+# What a walk index carries besides its key (0016_bounded_listings.sql): every row filter but the title's.
+WALK_COLUMNS = ("category_id", "price", "rating", "availability", "removed_at")
 BOOK_ID = "<int(max=2147483647):book_id>"  # books.id is an integer: larger ids are simply absent
 # Sort field -> keyset columns; only these names ever reach the SQL text.
 SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
              "rating": ("rating", "id"), "availability": ("availability", "id")}
 
 
-def _filters(args: dict) -> tuple[list[str], list]:
-    where, params = [], []
+@dataclass
+class Filters:
+    """A listing's conditions on books, by the part they play in its plans (module docstring)."""
+    key: list[str] = field(default_factory=list)  # on the walk index's key: category_id, the sort column's range
+    rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
+    index: list[str] = field(default_factory=list)  # what only narrows a count (the title's rarest trigram)
+    trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
+    categories: list[int] | None = None  # the walk's range: these categories (None: all) ...
+    bounded: bool = False  # ... entered and left at bounds on the sort column
+    params: dict = field(default_factory=lambda: {"key": [], "rows": [], "index": []})
+
+    def add(self, part: str, condition: str, *params) -> None:
+        getattr(self, part).append(condition)
+        self.params[part] += params
+
+    def where(self, *parts: str) -> tuple[list[str], list]:
+        return ([c for part in parts for c in getattr(self, part)], [p for part in parts for p in self.params[part]])
+
+
+def _filters(args: dict) -> Filters:
+    filters, sort = Filters(), args["sort"].lstrip("-")
+    if "category" in args:
+        ids = filters.categories = _categories()["ids"].get(args["category"].lower(), [])
+        if len(ids) == 1:  # one id, so the (category_id, sort, id) index serves the order
+            filters.add("key", "category_id = %s", ids[0])
+        else:
+            filters.add("key", "category_id = ANY (%s)", ids)
     if not args["include_removed"]:
-        where.append("removed_at IS NULL")
-    if "category" in args:  # the ids first (an InitPlan), then books alone
-        where.append("category_id = ANY (ARRAY(SELECT id FROM api.categories"
-                     " WHERE lower(name) = lower(%s) OR slug = lower(%s)))")
-        params += [args["category"], args["category"]]
-    for name, condition in (("min_price", "price >= %s"), ("max_price", "price <= %s"),
-                            ("rating", "rating = %s"), ("min_rating", "rating >= %s")):
+        filters.add("rows", "removed_at IS NULL")
+    # A bound on the sort column is where the walk starts or stops: on the key, the others on rows.
+    for name, column, condition in (("min_price", "price", "price >= %s"), ("max_price", "price", "price <= %s"),
+                                    ("rating", "rating", "rating = %s"), ("min_rating", "rating", "rating >= %s")):
         if name in args:
-            where.append(condition)
-            params.append(args[name])
+            filters.add("key" if column == sort else "rows", condition, args[name])
+            filters.bounded |= column == sort
     if "in_stock" in args:
-        where.append("availability > 0" if args["in_stock"] else "availability = 0")
+        filters.add("key" if sort == "availability" else "rows",
+                    "availability > 0" if args["in_stock"] else "availability = 0")
+        filters.bounded |= sort == "availability"
     if "q" in args:
-        where.append("lower(title) LIKE lower(%s)")
-        params.append("%" + _escape_like(args["q"]) + "%")
+        filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
-            where.append("title_trigrams(lower(title)) @> ARRAY[%s]")
-            params.append(paging.remember(("rarest trigram", args["q"]), lambda: _rarest_trigram(args["q"])))
-    return where, params
+            trigrams = _trigrams(args["q"])
+            filters.trigrams = trigrams["all"]
+            # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
+            # product of correlated ones so low that it would prefer the trigram index to any other.
+            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", trigrams["all"][:1])
+    return filters
 
 
-def _rarest_trigram(q: str) -> str:
-    """The trigram of ``q`` fewest titles hold, by the index's statistics (the first one when they
-    are not visible). One trigram, not all: the planner estimates one well, and a product of
-    correlated ones so badly that it would fetch every candidate row instead of walking the sort."""
-    return fetch_one(
-        "SELECT t FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
+def _trigrams(q: str) -> dict:
+    """q's trigrams, rarest first by the index's statistics, and how many titles hold the rarest:
+    {"all": [...], "share": fraction of titles (0 when not among the most common ones)}."""
+    return paging.remember(("trigrams", q), lambda: fetch_one(
+        "SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) AS all, coalesce(min(coalesce(s.f, 0)), 0) AS share"
+        " FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
         " (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t"
-        " ORDER BY coalesce(s.f, 0), t LIMIT 1", (q,))["t"]
+        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t", (q,)))
+
+
+def _catalogue_size(categories: list[int] | None = None) -> int:
+    """Books stored, listed or not, in ``categories`` (None: all): the summary's exact figures."""
+    sizes = paging.remember("category sizes", lambda: {
+        row["id"]: row["every"] for row in fetch_all("SELECT id, every FROM api.category_counts")})
+    return sum(sizes.values()) if categories is None else sum(sizes.get(c, 0) for c in categories)
+
+
+def _categories() -> dict:
+    """Category names and slugs by id, and ids by lower(name) and slug, per data version."""
+    def load():
+        rows = fetch_all("SELECT id, name, slug, lower(name) AS lower_name FROM api.categories")
+        ids = {}
+        for row in rows:
+            for key in {row["lower_name"], row["slug"]}:
+                ids.setdefault(key, []).append(row["id"])
+        return {"names": {row["id"]: (row["name"], row["slug"]) for row in rows}, "ids": ids}
+    return paging.remember("categories", load)
 
 
 def _trigram_index() -> bool:
@@ -94,23 +148,129 @@ def _summary_total(args: dict):
 @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
 def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
-    (same filters and sort) until it is null to visit each matching book exactly once.
-    `total` is exact up to 1,000 matches (and always without filters other than category
-    and include_removed); above, it is an estimate and `total_is_estimate` is true."""
+    (same filters and sort) until it is null to visit each matching book exactly once;
+    a page may hold fewer than `limit` books (even none) before the end, when the matches
+    are sparse in the sort order. `total` is exact when at most 1,000 books match (and always
+    without filters other than category and include_removed); above, or when the planner
+    expects over 2,000, it is the planner's estimate and `total_is_estimate` is true."""
     return book_page(args)
 
 
 def book_page(args: dict) -> dict:
     """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
-    where, params = _filters(args)
-    page = paging.page("api.books", where, params, columns=SORT_KEYS[args["sort"].lstrip("-")],
-                       descending=args["sort"].startswith("-"), args=args, limit=args["limit"],
-                       exact_total=_summary_total(args), select=BOOK_COLUMNS)
-    names = paging.remember("category names", lambda: {
-        row["id"]: (row["name"], row["slug"]) for row in fetch_all("SELECT id, name, slug FROM api.categories")})
+    filters = _filters(args)
+    where, params = filters.where("key", "rows", "index")
+    columns = SORT_KEYS[args["sort"].lstrip("-")]
+    page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
+                       args=args, limit=args["limit"], exact_total=_summary_total(args),
+                       plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
+                       planned=filters.where("key", "rows"))
+    names = _categories()["names"]
     for book in page["items"]:
         book["category"], book["category_slug"] = names[book["category_id"]]
     return page
+
+
+def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list[str], after_params: list,
+             order: str, rows: int) -> tuple[list[dict], tuple | None, list | None]:
+    """The page by the first of three bounded plans that answers it, as paging.page's plan: a short
+    walk (``API_SORT_ROWS`` rows in sort order, filtered); gathering every match through the
+    narrowest filter's index when there are at most ``API_SORT_ROWS`` (a title search whose rarest
+    trigram is that rare starts here); a long walk (``API_WALK_ROWS`` rows). When none does, the
+    rows the long walk found and a cursor resuming after it: a short page, next_cursor not null."""
+    walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
+    rare_title = bool(filters.trigrams) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
+    query = (filters, columns, after, after_params, order, rows)
+    if not rare_title:
+        found, complete, reached = _walk(*query, sort_rows, "q" in args)
+        if len(found) == rows or complete:
+            return found, _walk_total(filters, found, complete, reached, rows), None
+    # Gathering pays only when the matches are few: not when the short walk's share of them says many.
+    if rare_title or len(found) * _catalogue_size() <= sort_rows * sort_rows:
+        # A common word's candidates are many: then another narrow filter's index range is the way in;
+        # not for words together, which few titles hold (their trigrams' intersection is small).
+        by_trigrams = rare_title or bool(filters.trigrams) and (" " in args["q"].strip() or not _narrow(args))
+        if (gathered := _gather(*query, sort_rows, by_trigrams)) is not None:
+            return gathered
+    found, complete, reached = _walk(*query, walk_rows, "q" in args)
+    if len(found) == rows or complete:
+        return found, _walk_total(filters, found, complete, reached, rows), None
+    where, params = filters.where("key")
+    last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
+                     f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
+    return found, None, [last[c] for c in columns]
+
+
+def _walk_total(filters: Filters, found: list, complete: bool, reached: int | None, rows: int):
+    """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
+    match; else the share of matches among the rows it walked times the size of its range (the
+    catalogue or the category; unknown when the sort column is bounded) when that is above twice
+    the count cap (counting 1,001 sparse matches reads too much); else None (paging counts)."""
+    if complete and len(found) < rows:
+        return len(found), False
+    if reached and not filters.bounded:
+        estimate = round(len(found) / reached * _catalogue_size(filters.categories))
+        if estimate > 2 * current_app.config["API_COUNT_CAP"]:
+            return estimate, True
+    return None
+
+
+def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool, int]:
+    """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
+    an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
+    (rows, whether the walk saw every row after the cursor, how many rows it walked to the last match)."""
+    where, params = filters.where("key")
+    checked, checked_params = filters.where("rows")
+    carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
+    walk = (f"SELECT {carried}, row_number() OVER (ORDER BY {order}) AS walked FROM api.books"
+            f" WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s")
+    found = fetch_all(
+        f"WITH hits AS MATERIALIZED (SELECT id, walked FROM ({walk}) walk WHERE {paging.where_sql(checked)}"
+        f"  ORDER BY {order} LIMIT %s)"
+        # How far the walk went, only asked when it found too few (an InitPlan runs when first needed).
+        f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s THEN (SELECT count(*) FROM ({walk}) w) END AS walked,"
+        f"  (SELECT max(walked) FROM hits) AS reached, b.* FROM (SELECT) one"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
+        f" ORDER BY {order}",
+        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows))
+    walked = found[0]["walked"]  # None: the page is full
+    return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows, found[0]["reached"]
+
+
+def _narrow(args: dict) -> bool:
+    """Whether a filter other than the title's selects a small part of the catalogue by an index range."""
+    return bool(args.keys() & {"category", "min_price", "max_price", "rating"}) \
+        or args.get("min_rating", 0) >= 4 or args.get("in_stock") is False
+
+
+def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
+    """Every match, sorted, when there are at most ``sort_rows``: through the narrowest filter's index
+    (the planner's choice among the walk indexes' ranges), or ``by_trigrams`` among at most
+    ``sort_rows`` candidates holding all of the title search's trigrams. As _bounded answers (with
+    the number of matches); None when there are more, or more candidates."""
+    where, params = filters.where("key", "rows")
+    keys = ", ".join(dict.fromkeys(("id", *columns)))
+    if by_trigrams:
+        carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, "title")))
+        matches = (f"candidates AS MATERIALIZED (SELECT {carried} FROM api.books"
+                   f"  WHERE title_trigrams(lower(title)) @> %s::text[] LIMIT %s),"
+                   f" matches AS MATERIALIZED (SELECT {keys} FROM candidates WHERE {paging.where_sql(where + after)})")
+        counted = "(SELECT count(*) FROM candidates)"
+        params = (filters.trigrams, sort_rows + 1, *params, *after_params)
+    else:
+        matches = (f"matches AS MATERIALIZED (SELECT {keys} FROM api.books WHERE {paging.where_sql(where + after)}"
+                   f"  LIMIT %s)")
+        counted = "(SELECT count(*) FROM matches)"
+        params = (*params, *after_params, sort_rows + 1)
+    found = fetch_all(
+        f"WITH {matches} SELECT m.examined, m.matched, b.* FROM"
+        f" (SELECT {counted} AS examined, (SELECT count(*) FROM matches) AS matched) m"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books"
+        f"  WHERE id IN (SELECT id FROM matches ORDER BY {order} LIMIT %s)) b ON true"
+        f" ORDER BY {order}", (*params, rows))
+    if found[0]["examined"] > sort_rows:
+        return None
+    return [r for r in found if r["id"] is not None], (found[0]["matched"], False), None
 
 
 @bp.get(f"/{BOOK_ID}")

@@ -15,11 +15,12 @@ import threading
 from pathlib import Path
 
 from cachetools import LRUCache
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from api.db import fetch_all
 
 RESPONSES = "api.response_cache"
+VERSIONS = "api_data_versions"  # in flask.g: the versions read with the token's user
 CACHE_CONTROL = "private, no-cache"  # answers need a token; clients revalidate with If-None-Match
 REPLAYED_HEADERS = ("Content-Type", "Content-Disposition", "X-Crawl-Run-Id")
 
@@ -70,9 +71,17 @@ def init_app(app) -> None:
 
 
 def data_versions(scopes) -> tuple:
-    """((scope, version), ...) of ``scopes`` (0: never moved, or emptied), in one small query."""
-    known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}
+    """((scope, version), ...) of ``scopes`` (0: never moved, or emptied): as read with the token's
+    user (api/users.py), or in one small query."""
+    known = g.pop(VERSIONS, None)
+    if known is None:
+        known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}
     return tuple((scope, known.get(scope, 0)) for scope in scopes)
+
+
+def read_versions(known: dict) -> None:
+    """Every scope's version, read in this request before its snapshot: what data_versions answers."""
+    g.setdefault(VERSIONS, known)
 
 
 def etag(versions: tuple) -> str:

@@ -6,11 +6,12 @@ also hold refused logins, api/limits.py): a request waits up to
 ``API_DB_POOL_TIMEOUT`` seconds for a free connection, then gets a 503, where
 psycopg2's pool would raise at once.
 
-Sessions default to read-only REPEATABLE READ (set once per connection at
-startup): no code path can write, and a view's reads run in one transaction,
-so a list page and its count see the same snapshot. The token's user and the
-data version are read before that transaction, in autocommit, so an answer
-served from the cache costs two statements and no BEGIN/ROLLBACK; the view's
+Sessions default to read-only REPEATABLE READ and to ``API_STATEMENT_TIMEOUT``
+(set once per connection at startup): no code path can write, no statement holds
+a worker for long, and a view's reads run in one transaction, so a list page
+and its count see the same snapshot. The token's user and the data versions
+are read before that transaction, in autocommit and one statement, so an answer
+served from the cache costs one statement and no BEGIN/ROLLBACK; the view's
 snapshot (api/operation.py) is then taken after the version was read.
 """
 
@@ -29,7 +30,9 @@ from migrations import DatabaseUnavailable
 
 _POOL, _FREE = "api.db_pool", "api.db_pool_free"
 _pool_lock = threading.Lock()
-SESSION_DEFAULTS = "-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
+# A request's statements are small and many run at once: no parallel workers, no JIT compilation.
+SESSION_DEFAULTS = ("-c default_transaction_read_only=on -c default_transaction_isolation=repeatable\\ read"
+                    " -c max_parallel_workers_per_gather=0 -c jit=off")
 
 
 def init_app(app) -> None:
@@ -40,7 +43,9 @@ def _pool(app) -> ThreadedConnectionPool:
     with _pool_lock:
         if _POOL not in app.extensions:
             url = migrations.database_url(app.config["DATABASE_URL"])
-            options = " ".join(filter(None, (parse_dsn(url).get("options"), SESSION_DEFAULTS)))
+            # The statement timeout is the session's too, so it costs a request nothing (api/errors.py: a 503).
+            timeout = f"-c statement_timeout={max(1, round(app.config['API_STATEMENT_TIMEOUT'] * 1000))}"
+            options = " ".join(filter(None, (parse_dsn(url).get("options"), SESSION_DEFAULTS, timeout)))
             pool = ThreadedConnectionPool(1, app.config["DB_POOL_MAX"], make_dsn(url, options=options),
                                           connect_timeout=5, application_name="books-api")
             # psycopg2 closes returned connections beyond minconn, and opens minconn of them up

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import psycopg2
-from flask import jsonify
+from flask import jsonify, request
 from psycopg2.pool import PoolError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -57,6 +57,14 @@ def init_app(app) -> None:
         # Keep Allow on 405; werkzeug's other headers describe its HTML page.
         headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
         return error_response(exc.code or 500, exc.description or exc.name, headers=headers)
+
+    @app.errorhandler(psycopg2.errors.QueryCanceled)
+    def too_slow(exc):
+        # The query's shape (which parameters, which sort), not its values: what to look for in the plans.
+        shape = "&".join(sorted(k if k != "sort" else f"sort={v}" for k, v in request.args.items()))
+        logger.warning("statement timeout: %s %s?%s", request.method, request.path, shape)
+        return error_response(503, "the query took too long; retry later or narrow it",
+                              headers={"Retry-After": "2"})
 
     @app.errorhandler(DatabaseUnavailable)
     @app.errorhandler(psycopg2.OperationalError)

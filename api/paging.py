@@ -2,8 +2,9 @@
 
 A page resumes after the cursor's (sort value, id): it walks an index, so a
 deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
-matching rows (default 1,000) or when the caller knows it from a summary;
-above the cap it is the planner's estimate and ``total_is_estimate`` is true.
+matching rows (default 1,000) or when the caller knows it from a summary or
+its plan; above the cap (or, for a caller that says so, when the planner
+expects twice as many) it is the planner's estimate and ``total_is_estimate`` is true.
 Counts (and whatever else ``remember`` is given) are kept per (data version,
 listing) in a bounded cache, so paging through a listing counts it once.
 """
@@ -32,22 +33,37 @@ def where_sql(conditions: list[str]) -> str:
 
 
 def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...], descending: bool,
-         args: dict, limit: int, exact_total=None, select: str = "*") -> dict:
+         args: dict, limit: int, exact_total=None, select: str = "*", plan=None, planned=None) -> dict:
     """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique),
     as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
-    total without a scan (from a summary), or None to count."""
+    total without a scan (from a summary), or None to count. ``plan``: None for one ORDER BY …
+    LIMIT statement, or ``plan(after, after_params, order, rows)`` giving (up to ``rows`` rows after
+    the cursor's condition ``after``; (matches, whether an estimate) when the plan saw every match
+    or estimated them, else None; the key to resume after when it stopped short of a full page, or
+    None). ``planned``: see count."""
     listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
-    page_where, page_params = list(where), list(params)
+    after, after_params = [], []
     if "cursor" in args:
-        page_where.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
-        page_params += cursor.decode(args["cursor"], columns, listing)
+        after.append(f"({', '.join(columns)}) {'<' if descending else '>'} ({', '.join(['%s'] * len(columns))})")
+        after_params += cursor.decode(args["cursor"], columns, listing)
     direction = " DESC" if descending else ""
-    rows = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(page_where)}"
-                     f" ORDER BY {', '.join(c + direction for c in columns)} LIMIT %s", (*page_params, limit + 1))
+    order = ", ".join(c + direction for c in columns)
+    if plan is None:
+        rows, seen, resume = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(where + after)}"
+                                       f" ORDER BY {order} LIMIT %s", (*params, *after_params, limit + 1)), None, None
+    else:
+        rows, seen, resume = plan(after, after_params, order, limit + 1)
     items = rows[:limit]
-    total, estimated = (exact_total(), False) if exact_total else count(source, where, params)
+    if exact_total:
+        total, estimated = exact_total(), False
+    elif seen is not None and (seen[1] or not after):  # an exact figure of rows after a cursor is not the total
+        total, estimated = remember(_count_key(source, where, params), lambda: seen)
+    else:
+        total, estimated = count(source, where, params, planned)
+    if len(rows) > limit:
+        resume = [items[-1][c] for c in columns]
     return {"items": items, "total": total, "total_is_estimate": estimated,
-            "next_cursor": cursor.encode([items[-1][c] for c in columns], listing) if len(rows) > limit else None}
+            "next_cursor": cursor.encode(resume, listing) if resume is not None else None}
 
 
 def remember(key, compute):
@@ -63,17 +79,29 @@ def remember(key, compute):
     return known
 
 
-def count(source: str, where: list[str], params: list) -> tuple[int, bool]:
-    """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above."""
-    return remember((source, tuple(where), json.dumps(params, default=str)), lambda: _count(source, where, params))
+def count(source: str, where: list[str], params: list, planned: tuple | None = None) -> tuple[int, bool]:
+    """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above.
+    ``planned``: (where, params) the planner estimates well; when its estimate is twice the cap
+    or more, that estimate is the answer and nothing is counted (a count of 1,001 sparse matches
+    may read far more rows than a page)."""
+    return remember(_count_key(source, where, params), lambda: _count(source, where, params, planned))
 
 
-def _count(source: str, where: list[str], params: list) -> tuple[int, bool]:
+def _count_key(source: str, where: list[str], params: list) -> tuple:
+    return source, tuple(where), json.dumps(params, default=str)
+
+
+def _estimate(source: str, where: list[str], params) -> int:
+    plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {where_sql(where)}", params)
+    return int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"])
+
+
+def _count(source: str, where: list[str], params: list, planned: tuple | None) -> tuple[int, bool]:
     cap = current_app.config["API_COUNT_CAP"]
-    condition = where_sql(where)
-    n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {condition} LIMIT %s) capped",
+    if planned and (estimate := _estimate(source, *planned)) > 2 * cap:  # well above: misestimates aside
+        return estimate, True
+    n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where_sql(where)} LIMIT %s) capped",
                   (*params, cap + 1))["n"]
     if n <= cap:
         return n, False
-    plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {condition}", params)
-    return max(int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"]), cap + 1), True
+    return max(_estimate(source, where, params), cap + 1), True

@@ -36,6 +36,11 @@ def from_environment() -> dict:
         # Per process; more threads than connections wait up to API_DB_POOL_TIMEOUT seconds (api/db.py).
         "DB_POOL_MAX": int(env.get("API_DB_POOL_MAX", "4")),
         "DB_POOL_TIMEOUT": float(env.get("API_DB_POOL_TIMEOUT", "10")),
+        # Seconds a statement of the API may run before it is cancelled and answered 503 (api/db.py).
+        "API_STATEMENT_TIMEOUT": float(env.get("API_STATEMENT_TIMEOUT", "2")),
+        # Rows a listing may walk in sort order, and matches it may gather to sort (api/books.py).
+        "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "50000")),
+        "API_SORT_ROWS": int(env.get("API_SORT_ROWS", "5000")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_REFRESH_TOKEN_EXPIRES", "2592000"))),

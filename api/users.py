@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import migrations
+from api import caching
 from api.db import fetch_one
 
 MIN_PASSWORD_LENGTH = 8
@@ -27,7 +28,12 @@ def find_active(user_id) -> dict | None:
         user_id = int(user_id)
     except (TypeError, ValueError):
         return None
-    return fetch_one("SELECT id, username FROM api_users WHERE id = %s AND active", (user_id,))
+    # The data versions come along, in the same round trip: the request reads them next (api/caching.py).
+    user = fetch_one("SELECT id, username, (SELECT json_object_agg(scope, version) FROM api.data_versions)"
+                     " AS data_versions FROM api_users WHERE id = %s AND active", (user_id,))
+    if user is not None:
+        caching.read_versions(user.pop("data_versions") or {})
+    return user
 
 
 def authenticate(username: str, password: str) -> dict | None:

@@ -37,61 +37,15 @@ import time
 import uuid
 from pathlib import Path
 
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
+from tests.api.fill import CATEGORIES, NOUNS, filled_database  # noqa: E402
 from tests.cluster import free_port  # noqa: E402
 
-CATEGORIES = ["Travel", "Mystery", "Historical Fiction", "Sequential Art", "Classics", "Philosophy", "Romance",
-              "Womens Fiction", "Fiction", "Childrens", "Religion", "Nonfiction", "Music", "Default",
-              "Science Fiction", "Sports and Games", "Add a comment", "Fantasy", "New Adult", "Young Adult",
-              "Science", "Poetry", "Paranormal", "Art", "Psychology", "Autobiography", "Parenting", "Adult Fiction",
-              "Humor", "Horror", "History", "Food and Drink", "Christian Fiction", "Business", "Biography",
-              "Thriller", "Contemporary", "Spirituality", "Academic", "Self Help", "Historical", "Christian",
-              "Suspense", "Short Stories", "Novels", "Health", "Politics", "Cultural", "Erotica", "Crime"]
-ADJECTIVES = ["Silent", "Crimson", "Little", "Hidden", "Broken", "Golden", "Last", "Wild", "Secret", "Midnight"]
-NOUNS = ["Garden", "River", "Kingdom", "Kitchen", "Machine", "Sonnets", "Attic", "Summer", "Letters", "Heart",
-         "Ocean", "Journey", "Dragon", "Algorithm", "Winter", "Mirror", "Tide", "Crown", "Island", "Cafe"]
 SORTS = ["id", "-id", "title", "-title", "price", "-price", "rating", "-rating", "availability", "-availability"]
-
-# h(k): a pseudo-random non-negative integer per (book, attribute), so attributes are independent.
-FILL = """
-INSERT INTO staging.books (run_id, id, upc, title, category, price, price_excl_tax, price_incl_tax, tax,
-                           availability, rating, review_count, description, image_url, url, scraped_at)
-SELECT %(run)s, i, lpad(to_hex(i), 16, '0'),
-       (%(adjectives)s::text[])[1 + h(1) %% 10] || ' ' || (%(nouns)s::text[])[1 + h(2) %% 20] || ' ' || i,
-       (%(categories)s::text[])[1 + h(3) %% 50],
-       p, p, p, 0, h(4) %% 23, 1 + h(5) %% 5, h(6) %% 4,
-       'A generated description of book ' || i || ', long enough to look like the real ones. ...more',
-       'http://books.test/media/cache/' || md5(i::text) || '.jpg',
-       'http://books.test/catalogue/book_' || i || '/index.html', now()
-FROM generate_series(1::bigint, %(books)s) AS i,
-     LATERAL (SELECT (1000 + h(7) %% 5000) / 100.0 AS p) AS price
-"""
-FILL = re.sub(r"h\((\d)\)", r"abs(hashint8(i * 8 + \1)::bigint)", FILL)
-
-
-def fill(url: str, books: int) -> None:
-    conn = migrations.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO crawl_runs (spider) VALUES ('books') RETURNING id")
-        run = cur.fetchone()[0]
-        cur.execute(FILL, {"run": run, "books": books, "adjectives": ADJECTIVES, "nouns": NOUNS,
-                           "categories": CATEGORIES})
-        cur.execute("SELECT * FROM merge_books(%s, true)", (run,))
-        cur.execute("UPDATE crawl_runs SET status = 'finished', finish_reason = 'finished', finished_at = now(),"
-                    " complete = true WHERE id = %s", (run,))
-    with conn, conn.cursor() as cur:  # books a later complete crawl no longer found, as the summaries see them
-        cur.execute("UPDATE books SET removed_at = now() WHERE id % 25 = 0")
-        cur.execute("SELECT refresh_book_summaries(), bump_data_version('books', NULL)")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
-    conn.close()
 
 
 def varied_queries(n: int, seed: int = 12) -> list[str]:
@@ -232,24 +186,10 @@ def main() -> int:
         rows += bench(url, books, args)
         print_table(rows)
     for books in args.books:
-        name = f"bench_http_{uuid.uuid4().hex[:8]}"
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_dsn(server_url, dbname=name)
-        try:
-            conn = migrations.connect(url)
-            migrations.migrate(conn)
-            conn.close()
-            start = time.perf_counter()
-            fill(url, books)
+        start = time.perf_counter()
+        with filled_database(server_url, books, "bench_http") as url:
             print(f"filled {books} books in {time.perf_counter() - start:.1f} s", flush=True)
             rows += bench(url, books, args)
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.close()
         print_table(rows)
     return 0
 

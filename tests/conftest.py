@@ -14,33 +14,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import subprocess
 import sys
-import uuid
 
-import psycopg2
 import pytest
-from psycopg2 import sql
 
 import migrations
-from tests.helpers import ROOT, truncate_all, with_dbname
+from tests.helpers import ROOT, new_database, truncate_all
 
 
 @pytest.fixture(scope="session")
 def db_url():
     """DSN of a fresh, migrated database for this test session."""
-    server_url = os.environ.get("TEST_DATABASE_URL") or migrations.embedded_url()
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_dbname(server_url, name)
-    conn = migrations.connect(url)
-    migrations.migrate(conn)
-    conn.close()
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+    with new_database(os.environ.get("TEST_DATABASE_URL") or migrations.embedded_url(), "test") as url:
+        conn = migrations.connect(url)
+        migrations.migrate(conn)
+        conn.close()
+        yield url
 
 
 @pytest.fixture
@@ -75,12 +63,5 @@ def crawl(db_url, tmp_path):
 @pytest.fixture
 def empty_database(db_url):
     """A brand-new database on the test server, dropped afterwards."""
-    name = f"empty_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(db_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield with_dbname(db_url, name)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
+    with new_database(db_url, "empty") as url:
+        yield url

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +31,22 @@ def with_dbname(url: str, dbname: str) -> str:
     if password := psycopg2.extensions.parse_dsn(url).get("password"):
         dsn += f" password={password}"
     return dsn
+
+
+@contextmanager
+def new_database(server_url: str, prefix: str):
+    """The URL of a new, empty database on the server of ``server_url``; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
 
 
 # Rows the migrations themselves seed: part of the schema, kept between tests.
