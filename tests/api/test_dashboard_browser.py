@@ -1,0 +1,164 @@
+"""The dashboard at /dashboard/ in a real headless Chromium (tests/api/browser.py), one browser for
+the module: log in, each page draws its charts from the API (marks counted, axis titles read), a
+filter changes a chart, a click lists the books, a running crawl's progress appears and moves; no
+console error, no request to any host but 127.0.0.1.
+
+``SCREENSHOTS_DIR=docs/img`` writes each page's screenshot there (the README's and docs/dashboard.md's).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import migrations
+from crawler.vitibrasil.csv_parser import parse_csv
+from crawler.vitibrasil.datasets import DATASETS
+from tests.api.browser import chromium, console_errors, needs_chromium, outside, requested_urls
+from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
+from tests.crawler.vitibrasil.storage import load as load_observations
+from tests.helpers import ROOT, query
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+pytestmark = [needs_chromium, needs_fixtures]
+VITIBRASIL = ("production", "export_table_wine", "import_table_wine")
+# What a chart shows: its plotted marks (bars and markers), its title and axis titles, how often it was drawn.
+CHART = """
+const el = document.getElementById(arguments[0]);
+const text = (selector) => Array.from(el.querySelectorAll(selector), (node) => node.textContent);
+return {drawn: Number(el.dataset.drawn || 0), marks: el.querySelectorAll(".point").length,
+        title: text(".gtitle").join(""), x: text(".g-xtitle"), y: text(".g-ytitle, .g-y2title")};
+"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium") / "profile", width=1500, height=1250)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def vitibrasil(db_url):
+    """Production and the table-wine trade of the 2025 edition, stored as the pipelines store them."""
+    conn = migrations.connect(db_url)
+    stored = {row[0] for row in query(conn, "SELECT DISTINCT dataset FROM vitibrasil.observations")}
+    if missing := [name for name in VITIBRASIL if name not in stored]:
+        load_observations(conn, [o for name in missing for o in parse_csv(
+            name, (FIXTURES / "csv" / DATASETS[name].csv_name).read_bytes())])
+    conn.close()
+
+
+@pytest.fixture
+def dashboard(browser, live_api, catalogue, vitibrasil, user):
+    """The dashboard logged in as ``user``, on its books page."""
+    browser.get_log("performance"), browser.get_log("browser")  # this test's entries only
+    browser.get(f"{live_api}/dashboard/")
+    form = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "login"))
+    form.find_element(By.NAME, "username").send_keys(user["username"])
+    form.find_element(By.NAME, "password").send_keys(user["password"])
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_drawn(browser, "chart-books-changes")
+    yield browser
+    urls = requested_urls(browser)
+    assert any(url.endswith("/dashboard/assets/plotly.min.js") for url in urls)
+    assert not outside(urls), outside(urls)
+    assert not console_errors(browser)
+
+
+def chart(driver, name: str) -> dict:
+    return driver.execute_script(CHART, name)
+
+
+def wait_drawn(driver, name: str, after: int = 0) -> dict:
+    """The chart once drawn more than ``after`` times."""
+    WebDriverWait(driver, 30).until(lambda d: chart(d, name)["drawn"] > after)
+    return chart(driver, name)
+
+
+def show(driver, page: str, charts: tuple[str, ...]) -> dict[str, dict]:
+    before = {name: chart(driver, name)["drawn"] for name in charts}
+    driver.execute_script("location.hash = arguments[0]", page)
+    drawn = {name: wait_drawn(driver, name, before[name]) for name in charts}
+    if target := os.environ.get("SCREENSHOTS_DIR"):
+        Path(ROOT, target).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(ROOT, target, f"dashboard-{page}.png")))
+    return drawn
+
+
+def test_every_page_draws_its_charts_from_the_api(dashboard, catalogue):
+    books = show(dashboard, "books", ("chart-books-price", "chart-books-rating", "chart-books-stock",
+                                      "chart-books-changes"))
+    categories = {b.category for b in catalogue.listed.values()}
+    assert books["chart-books-stock"]["marks"] == 2 * len(categories)  # in and out of stock per category
+    assert books["chart-books-price"]["marks"] >= len(categories)
+    assert books["chart-books-rating"]["marks"] > 5 and books["chart-books-changes"]["marks"] >= 3
+    assert (books["chart-books-price"]["x"], books["chart-books-price"]["y"]) == (["Price incl. tax (GBP)"], ["Books"])
+    assert books["chart-books-rating"]["x"] == ["Rating (stars)"]
+    assert books["chart-books-changes"]["x"] == ["Day"]
+    assert "960 books" in dashboard.find_element(By.ID, "books-total").text
+
+    crawls = show(dashboard, "crawls", ("chart-crawls-runs", "chart-crawls-counts", "chart-crawls-freshness"))
+    assert crawls["chart-crawls-runs"]["marks"] >= len(catalogue.runs)
+    assert (crawls["chart-crawls-runs"]["x"], crawls["chart-crawls-runs"]["y"]) == (["Started"], ["Duration (s)"])
+    assert crawls["chart-crawls-counts"]["marks"] >= len(catalogue.runs)
+    assert crawls["chart-crawls-freshness"]["y"] == ["Hours"] and crawls["chart-crawls-freshness"]["marks"] >= 2
+
+    viti = show(dashboard, "vitibrasil", ("chart-viti-series", "chart-viti-balance"))
+    years = {o.year for o in parse_csv("production", (FIXTURES / "csv" / DATASETS["production"].csv_name).read_bytes())}
+    assert viti["chart-viti-series"]["marks"] == len(years)  # the first series, one mark per year
+    assert viti["chart-viti-series"]["y"] == ["Quantity (L)"]
+    assert viti["chart-viti-balance"]["y"] == ["Production (L)", "Exports and imports (kg)"]
+    assert viti["chart-viti-balance"]["marks"] >= 3 * len(years) - 3
+
+    # A trade dataset: quantity and value, each with its unit.
+    before = chart(dashboard, "chart-viti-series")["drawn"]
+    Select(dashboard.find_element(By.ID, "viti-dataset")).select_by_value("export_table_wine")
+    trade = wait_drawn(dashboard, "chart-viti-series", before)
+    assert trade["y"] == ["Quantity (kg)", "Value (US$)"] and trade["marks"] > 0
+
+
+def test_a_filter_changes_the_charts_and_a_click_lists_the_books(dashboard, catalogue):
+    everything = chart(dashboard, "chart-books-stock")
+    name = sorted({b.category for b in catalogue.listed.values()})[0]
+    Select(dashboard.find_element(By.ID, "books-category")).select_by_visible_text(name)
+    one = wait_drawn(dashboard, "chart-books-stock", everything["drawn"])
+    assert one["marks"] == 2 < everything["marks"]
+    books = [b for b in catalogue.listed.values() if b.category == name]
+    assert dashboard.find_element(By.ID, "books-total").text.startswith(f"{len(books)} books")
+
+    bar = dashboard.find_elements(By.CSS_SELECTOR, "#chart-books-stock .point path")[0]  # in stock
+    ActionChains(dashboard).move_to_element(bar).click().perform()
+    WebDriverWait(dashboard, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#books-listing tbody tr"))
+    rows = dashboard.find_elements(By.CSS_SELECTOR, "#books-listing tbody tr")
+    in_stock = [b for b in books if b.availability > 0]
+    assert len(rows) == min(len(in_stock), 50)
+    assert {row.find_element(By.TAG_NAME, "a").text for row in rows} <= {b.title for b in in_stock}
+    assert dashboard.find_element(By.ID, "books-listing-title").text.startswith(f"{name}, in stock: {len(in_stock)}")
+
+
+def test_a_running_crawls_progress_appears_and_moves(dashboard, db_url):
+    conn = migrations.connect(db_url)
+    [(run,)] = query(conn, "INSERT INTO crawl_runs (spider, pages, items, staged, rejected, rate, expected, eta,"
+                           " progress_at) VALUES ('books', 26, 480, 400, 1, 12.5, 1000, now() + interval '42 s', now())"
+                           " RETURNING id")
+    try:
+        show(dashboard, "crawls", ("chart-crawls-runs",))
+        progress = f"#crawls-running [data-run='{run}'] .progress"
+        text = WebDriverWait(dashboard, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, progress).text)
+        assert text.startswith("480 of 1000 items, 26 pages, 400 staged, 1 rejected, 12.5 items/s, estimated end")
+        # The next flush's progress shows at the page's next refresh (every 5 s).
+        query(conn, "UPDATE crawl_runs SET items = 730, staged = 700, pages = 38 WHERE id = %s RETURNING id", (run,))
+        WebDriverWait(dashboard, 15).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, progress).text.startswith("730 of 1000 items, 38 pages"))
+        assert dashboard.find_element(By.CSS_SELECTOR, f"[data-run='{run}'] progress").get_attribute("value") == "730"
+    finally:
+        query(conn, "DELETE FROM crawl_runs WHERE id = %s RETURNING id", (run,))
+        conn.close()
+        dashboard.execute_script("location.hash = 'books'")  # stop the refresh before the run is gone
