@@ -8,6 +8,7 @@ started under ``.data/postgres`` and left running so every process shares it.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -90,8 +91,12 @@ def pgserver():
 
 def embedded_server():
     EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process so the API can share it.
-    return pgserver().get_server(EMBEDDED_DIR, cleanup_mode=None)
+    # One starter at a time: pgserver's own lock does not cover initdb, and two processes
+    # initialising a fresh folder at once (the test workers, as root) fail on its permissions.
+    with open(EMBEDDED_DIR.parent / f"{EMBEDDED_DIR.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # cleanup_mode=None: the server outlives this process so the API can share it.
+        return pgserver().get_server(EMBEDDED_DIR, cleanup_mode=None)
 
 
 def stop_embedded() -> bool:

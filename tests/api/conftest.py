@@ -37,12 +37,12 @@ class Catalogue:
         return {i: b for i, b in self.books.items() if i not in self.removed}
 
 
-def _fingerprint(conn) -> list[tuple]:
-    """Row count and newest row version of the catalogue's tables: any insert, update, delete or
-    truncation changes it, whichever test (or crawl) did it, in whatever order the tests run."""
+def _data_versions(conn) -> list[tuple]:
+    """The versions a merge (books) and a run (runs) move, as the API's caches key on them: versions
+    come from one sequence and are never reused, and emptying the tables empties data_versions, so
+    any crawl, merge or truncation by another test changes this."""
     with conn.cursor() as cur:
-        cur.execute(" UNION ALL ".join(f"SELECT count(*), max(xmin::text::bigint) FROM {table}"
-                                       for table in ("crawl_runs", "categories", "books", "book_history")))
+        cur.execute("SELECT scope, version FROM data_versions WHERE scope IN ('books', 'runs') ORDER BY scope")
         rows = cur.fetchall()
     conn.commit()
     return rows
@@ -53,7 +53,7 @@ def catalogue(db_url) -> Catalogue:
     """1000 generated books crawled twice: the second run changes the price and stock
     of every 20th book and no longer sees every 25th (so those are removed)."""
     conn = migrations.connect(db_url)
-    if not _catalogue or _fingerprint(conn) != _catalogue["fingerprint"]:
+    if not _catalogue or _data_versions(conn) != _catalogue["data_versions"]:
         with conn, conn.cursor() as cur:  # the crawl's tables only: users made by fixtures stay
             cur.execute("TRUNCATE crawl_runs, categories, books, book_history, rejects, staging.books"
                         " RESTART IDENTITY CASCADE")
@@ -68,7 +68,7 @@ def catalogue(db_url) -> Catalogue:
                    for b in books]
         second = load_books(conn, [b for b in current if b.id not in removed])
         _catalogue["value"] = Catalogue({b.id: b for b in current}, removed, changed - removed, [first, second])
-        _catalogue["fingerprint"] = _fingerprint(conn)
+        _catalogue["data_versions"] = _data_versions(conn)
     conn.close()
     return _catalogue["value"]
 
