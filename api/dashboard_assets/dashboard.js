@@ -389,24 +389,36 @@ async function loadModels() {
   $("models-versions").tBodies[0].replaceChildren(...versions.map((v) => {
     const row = document.createElement("tr");
     const metrics = v.metrics || {};
-    for (const value of [v.model, v.version, v.status, v.serves, v.trained_at, metrics.model && metrics.model.mae,
-                         metrics.baseline && metrics.baseline.mae]) {
-      row.insertCell().textContent = typeof value === "number" ? value.toFixed(3) : (value ?? "");
+    const mae = (figures) => (figures ? figures.mae.toFixed(3) : "");
+    for (const value of [v.model, String(v.version), v.status, v.serves, new Date(v.trained_at).toLocaleString(),
+                         mae(metrics.model), mae(metrics.baseline)]) {
+      row.insertCell().textContent = value ?? "";
     }
     return row;
   }));
-  // Per horizon where the version has a backtest table; else its one held-out comparison.
+  // The active (else newest) version of each model: its backtest per horizon where it has one
+  // (wine_price), against the strongest naive rule; else its one held-out comparison with its baseline.
   const traces = [];
-  for (const v of versions) {
-    const rows = v.backtest || [{horizon: 1, model: v.metrics.model, naive: v.metrics.baseline}];
-    const label = `${v.model} v${v.version}`;
-    traces.push({type: "bar", name: `${label} model`, x: rows.map((r) => `${v.model}, ${r.horizon} year(s)`),
-                 y: rows.map((r) => r.model && r.model.mae)});
-    traces.push({type: "bar", name: `${label} naive`, x: rows.map((r) => `${v.model}, ${r.horizon} year(s)`),
-                 y: rows.map((r) => (r.naive || r.baseline || {}).mae)});
+  for (const m of models) {
+    const v = m.versions.find((x) => x.version === m.active_version) || m.versions[0];
+    if (!v) continue;
+    const label = `${m.name} v${v.version}`;
+    if (v.backtest) {
+      for (const [kind, rows] of [["forecast", v.backtest.forecast], ["scenario", v.backtest.scenario]]) {
+        const all = rows.map((r) => r.families.all);
+        traces.push({type: "bar", name: `${label} model (${kind})`, x: rows.map((r) => `${m.name}, ${r.horizon} year(s)`),
+                     y: all.map((f) => f.model.mae), text: rows.map((r) => `serves ${r.serves}`)});
+      }
+      const all = v.backtest.forecast.map((r) => r.families.all);
+      traces.push({type: "bar", name: `${label} strongest naive rule`, x: v.backtest.forecast.map((r) => `${m.name}, ${r.horizon} year(s)`),
+                   y: all.map((f) => f.naive[f.strongest_naive].mae), text: all.map((f) => f.strongest_naive)});
+    } else {
+      traces.push({type: "bar", name: `${label} model`, x: [`${m.name}, held out`], y: [v.metrics.model.mae]},
+                  {type: "bar", name: `${label} ${v.baseline}`, x: [`${m.name}, held out`], y: [v.metrics.baseline.mae]});
+    }
   }
-  draw("chart-models", traces, {title: {text: versions.length ? "Backtest error against the naive rule" : "No model trained yet"},
-                                barmode: "group", xaxis: axis("Model and horizon"), yaxis: axis("MAE")});
+  return draw("chart-models", traces, {title: {text: traces.length ? "Backtest error against the naive rules" : "No model trained yet"},
+                                       barmode: "group", xaxis: axis("Model and horizon"), yaxis: axis("MAE")});
 }
 
 const LOADERS = {books: loadBooks, crawls: loadCrawls, vitibrasil: loadVitibrasil, forecasts: loadForecasts, models: loadModels};

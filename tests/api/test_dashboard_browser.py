@@ -20,6 +20,7 @@ from tests.api.browser import chromium, console_errors, needs_chromium, outside,
 from tests.crawler.vitibrasil.fixtures import FIXTURES, needs_fixtures
 from tests.crawler.vitibrasil.storage import load as load_observations
 from tests.helpers import ROOT, query
+from tests.ml.helpers import train_models
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
@@ -162,3 +163,12 @@ def test_a_running_crawls_progress_appears_and_moves(dashboard, db_url):
         query(conn, "DELETE FROM crawl_runs WHERE id = %s RETURNING id", (run,))
         conn.close()
         dashboard.execute_script("location.hash = 'books'")  # stop the refresh before the run is gone
+
+
+def test_the_models_page_compares_each_model_with_the_naive_rules(dashboard, db_url):
+    train_models(db_url, "wine_price")  # from the table-wine trade loaded above
+    models = show(dashboard, "models", ("chart-models",))["chart-models"]
+    assert models["y"] == ["MAE"] and models["x"] == ["Model and horizon"] and models["marks"] >= 2
+    cells = [row.find_elements(By.TAG_NAME, "td") for row in
+             dashboard.find_elements(By.CSS_SELECTOR, "#models-versions tbody tr")]
+    assert [c[2].text for c in cells if c[0].text == "wine_price"][0] == "active"
