@@ -355,27 +355,30 @@ async function drawForecast() {
     answer = {predictions: []};
   }
   const predictions = answer.predictions;
-  const years = predictions.map((p) => p.instance.year);
   const history = {type: "scatter", mode: "lines+markers", name: "Price (history)", x: rows.map((r) => r.year),
                    y: rows.map((r) => r.value_usd / r.quantity), line: {color: "#263238"}};
+  // The fan opens at the last observed price: the forecasts and their intervals start from it.
+  const lastPrice = history.y[history.y.length - 1];
+  const years = [last, ...predictions.map((p) => p.instance.year)];
   const bands = [];
   for (const level of [...LEVELS].sort((a, b) => b - a)) {  // widest first, so the narrower one is drawn on top
     const band = predictions.map((p) => (p.intervals || []).find((i) => i.level === level) || null);
-    if (band.every((b) => b === null)) continue;
+    if (!predictions.length || band.some((b) => b === null)) continue;
     const shade = level >= 0.95 ? "rgba(21, 101, 192, 0.18)" : "rgba(21, 101, 192, 0.35)";
-    bands.push({type: "scatter", mode: "lines", x: years, y: band.map((b) => b && b.high), line: {width: 0},
-                showlegend: false, hoverinfo: "skip", name: `${level * 100}% high`},
-               {type: "scatter", mode: "lines", x: years, y: band.map((b) => b && b.low), line: {width: 0},
+    bands.push({type: "scatter", mode: "lines", x: years, y: [lastPrice, ...band.map((b) => b.high)], line: {width: 0},
+                showlegend: false, hoverinfo: "skip", name: `${Math.round(level * 100)}% high`},
+               {type: "scatter", mode: "lines", x: years, y: [lastPrice, ...band.map((b) => b.low)], line: {width: 0},
                 fill: "tonexty", fillcolor: shade, name: `${Math.round(level * 100)}% interval`});
   }
-  const kind = predictions.length ? predictions[predictions.length - 1].kind : "forecast";
-  const point = {type: "scatter", mode: "lines+markers", name: kind === "scenario" ? "Scenario" : "Forecast",
-                 x: rows.length ? [last, ...years] : years,
-                 y: rows.length ? [history.y[history.y.length - 1], ...predictions.map((p) => p.prediction)]
-                   : predictions.map((p) => p.prediction),
-                 line: {color: "#1565c0", dash: "dash"}};
-  const served = predictions.length ? `served by ${predictions[0].served_by || answer.algorithm || "the model"}` : "";
-  $("fc-served").textContent = served;
+  const scenario = predictions.some((p) => p.kind === "scenario");
+  const point = {type: "scatter", mode: "lines+markers", name: scenario ? "Scenario" : "Forecast", x: years,
+                 y: [lastPrice, ...predictions.map((p) => p.prediction)], line: {color: "#1565c0", dash: "dash"}};
+  const servedBy = [...new Set(predictions.map((p) => p.served_by))].join(", ");
+  $("fc-served").textContent = predictions.length ? `served by ${servedBy}` : "";
+  if (quantity !== "" && predictions.length && !scenario) {
+    $("fc-error").textContent = "The scenario model is not served (it did not beat the naive rules in the backtest):"
+      + " this is the plain forecast.";
+  }
   return draw("chart-forecasts", [history, ...bands, point], {
     title: {text: `${country}: ${$("fc-dataset").selectedOptions[0].text}`},
     xaxis: axis("Year", {dtick: 5}), yaxis: axis("Price (US$/kg)")});
