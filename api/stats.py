@@ -14,7 +14,9 @@ bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
 
 RATINGS = range(1, 6)
 BUCKET_WIDTH = 5  # GBP: summary.book_cube's price_bucket is floor(price / 5) (0017_dashboard.sql)
-CATEGORY = "(lower(category) = lower(%s) OR category_slug = lower(%s))"
+# Query argument -> its condition on api.book_cube or api.book_changes; only these texts reach the SQL.
+FILTERS = {"category": "(lower(category) = lower(%(category)s) OR category_slug = lower(%(category)s))",
+           "min_rating": "rating >= %(min_rating)s", "in_stock": "in_stock = %(in_stock)s", "since": "day >= %(since)s"}
 
 
 @bp.get("")
@@ -37,18 +39,9 @@ def category_stats():
                                " max_price, avg_rating FROM api.categories ORDER BY book_count DESC, name")}
 
 
-def _where(args: dict) -> tuple[str, list]:
-    where, params = ["true"], []
-    if "category" in args:
-        where.append(CATEGORY)
-        params += [args["category"], args["category"]]
-    if "min_rating" in args:
-        where.append("rating >= %s")
-        params.append(args["min_rating"])
-    if "in_stock" in args:
-        where.append("in_stock = %s")
-        params.append(args["in_stock"])
-    return " AND ".join(where), params
+def _where(args: dict) -> str:
+    """The conditions of the given filters, their values named after them (fetch_all(..., args))."""
+    return " AND ".join(["true", *(condition for name, condition in FILTERS.items() if name in args)])
 
 
 @bp.get("/books")
@@ -57,14 +50,14 @@ def book_figures(args):
     """Listed books matching the filters per category and price bucket, per rating and price
     bucket, per rating, and their stock per category: sums over the summary the merge keeps
     (a few thousand rows at most, whatever the catalogue's size)."""
-    where, params = _where(args)
+    where = _where(args)
 
     def grouped(keys: str, figures: str = "") -> list[dict]:
         group = f" GROUP BY {keys} ORDER BY {keys}" if keys else ""
         return fetch_all(f"SELECT {keys + ',' if keys else ''} coalesce(sum(books), 0)::bigint AS books,"
                          f" coalesce(sum(units), 0)::bigint AS units,"
                          f" round(sum(price_sum) / nullif(sum(books), 0), 2) AS avg_price {figures}"
-                         f" FROM api.book_cube WHERE {where}{group}", params)
+                         f" FROM api.book_cube WHERE {where}{group}", args)
 
     def priced(rows: list[dict]) -> list[dict]:
         for row in rows:
@@ -85,15 +78,8 @@ def book_figures(args):
 def book_changes(args):
     """What the crawls saw change each day, from the book history: books added, prices up and
     down (and their sum), stock changes, removals. From the summary the merge keeps."""
-    where, params = ["true"], []
-    if "category" in args:
-        where.append(CATEGORY)
-        params += [args["category"], args["category"]]
-    if "since" in args:
-        where.append("day >= %s")
-        params.append(args["since"])
     return {"items": fetch_all(
         "SELECT day, sum(added)::bigint AS added, sum(price_up)::bigint AS price_up,"
         " sum(price_down)::bigint AS price_down, sum(price_delta) AS price_delta,"
         " sum(stock_change)::bigint AS stock_change, sum(removed)::bigint AS removed"
-        f" FROM api.book_changes WHERE {' AND '.join(where)} GROUP BY day ORDER BY day", params)}
+        f" FROM api.book_changes WHERE {_where(args)} GROUP BY day ORDER BY day", args)}
