@@ -342,6 +342,7 @@ async function drawForecast() {
   if (!dataset || !country) return draw("chart-forecasts", [], {title: {text: "No trade figures stored yet"}});
   const rows = (await api("/vitibrasil/observations" + query({dataset, item: country, limit: 1000}))).items
     .filter((r) => r.quantity > 0 && r.value_usd !== null);
+  if (!rows.length) return draw("chart-forecasts", [], {title: {text: `No prices stored for ${country}`}});
   const last = Math.max(...rows.map((r) => r.year));
   const quantity = $("fc-quantity").value;
   const instances = Array.from({length: HORIZON}, (_, i) => ({dataset, country, year: last + 1 + i,
