@@ -36,6 +36,9 @@ from crawler.store import CrawlStore, RunLost, mark_failed
 
 logger = logging.getLogger(__name__)
 
+INT_MAX = 2**31 - 1  # crawl_runs' progress counts are integers
+MAX_ETA_SECONDS = 365 * 86400  # a later estimated end is no estimate: left NULL
+
 
 class PostgresPipeline:
     def __init__(self, crawler, url: str, item_classes, batch_size: int, flush_seconds: float,
@@ -139,10 +142,11 @@ class PostgresPipeline:
         items = stats.get_value("item_scraped_count", 0)
         elapsed = time.monotonic() - self.started
         rate = items / elapsed if elapsed > 0 else 0.0
-        expected = self.spider.expected_items
+        # What the site declared is its say: bounded, so that no declaration can fail the batch it is written with.
+        expected = None if self.spider.expected_items is None else min(self.spider.expected_items, INT_MAX)
         eta = None
-        if expected is not None and rate > 0:
-            eta = datetime.now(timezone.utc) + timedelta(seconds=max(expected - items, 0) / rate)
+        if expected is not None and rate > 0 and (left := max(expected - items, 0) / rate) < MAX_ETA_SECONDS:
+            eta = datetime.now(timezone.utc) + timedelta(seconds=left)
         return {"pages": stats.get_value("response_received_count", 0), "items": items,
                 "staged": self.staged + staging, "rejected": self.rejected, "rate": round(rate, 3),
                 "expected": expected, "eta": eta}

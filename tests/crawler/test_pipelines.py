@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from scrapy import signals
@@ -112,6 +112,13 @@ def test_a_running_crawl_writes_its_progress_at_each_flush(db, db_url):
     assert row["rate"] > 0 and row["eta"] > row["progress_at"] > row["started_at"]
     final = last_run(db)  # the last flush before the merge: every item
     assert (final["status"], final["staged"], final["items"], final["inserted"]) == ("finished", 25, 25, 25)
+
+
+def test_a_site_declaring_absurd_totals_loses_no_batch_over_its_progress(db, db_url):
+    run_pipelines(db_url, BooksSpider, books(5), saw={"books": 10**12})
+    run = last_run(db)
+    assert (run["inserted"], run["staged"], run["expected"]) == (5, 5, 2**31 - 1)
+    assert run["eta"] is None or run["eta"] < run["progress_at"] + timedelta(days=366)
 
 
 def test_duplicate_upcs_are_dropped_and_counted(db, db_url):
