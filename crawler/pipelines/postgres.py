@@ -55,6 +55,7 @@ class PostgresPipeline:
         self.pending_rejects: list[tuple] = []
         self.staged = 0
         self.rejected = 0  # rejects stored so far
+        self.writing = 0  # writes submitted to the database thread and not done yet
         self.started = time.monotonic()  # the rate's origin
         self.lost: str | None = None  # why the database was given up mid-crawl
         self.summary: str | None = None
@@ -123,13 +124,18 @@ class PostgresPipeline:
         batches, rejects = dict(self.pending), self.pending_rejects
         self.pending, self.pending_rejects = defaultdict(list), []
         count = sum(map(len, batches.values()))
+        if not count and not rejects and self.writing:
+            return  # progress alone waits for the write under way: a slow database gets no queue of them
         self.rejected += len(rejects)
         started = time.perf_counter()
+        self.writing += 1
         try:
             await self._on_db(self.store.write, batches, self.spider.name, rejects, self._progress(count))
         except (migrations.DatabaseUnavailable, RunLost) as exc:
             self._give_up(str(exc))
             return
+        finally:
+            self.writing -= 1
         if count:
             self.staged += count
             self.crawler.stats.inc_value("postgres/staged", count)
