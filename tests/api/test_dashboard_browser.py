@@ -151,11 +151,18 @@ def test_a_filter_changes_the_charts_and_a_click_lists_the_books(dashboard, cata
 
 def test_a_running_crawls_progress_appears_and_moves(dashboard, db_url):
     conn = migrations.connect(db_url)
+    [(failed,)] = query(conn, "INSERT INTO crawl_runs (spider, status, started_at, finished_at, finish_reason)"
+                              " VALUES ('vitibrasil', 'failed', now() - interval '1 hour', now() - interval '59 min',"
+                              " 'the site declared nothing: start page not read') RETURNING id")
     [(run,)] = query(conn, "INSERT INTO crawl_runs (spider, pages, items, staged, rejected, rate, expected, eta,"
                            " progress_at) VALUES ('books', 26, 480, 400, 1, 12.5, 1000, now() + interval '42 s', now())"
                            " RETURNING id")
     try:
         show(dashboard, "crawls", ("chart-crawls-runs",))
+        failures = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+                    for row in dashboard.find_elements(By.CSS_SELECTOR, "#crawls-failures tbody tr")]
+        assert [(f[0], f[2], f[4]) for f in failures] == [
+            (str(failed), "failed", "the site declared nothing: start page not read")]
         progress = f"#crawls-running [data-run='{run}'] .progress"
         text = WebDriverWait(dashboard, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, progress).text)
         assert text.startswith("480 of 1000 items, 26 pages, 400 staged, 1 rejected, 12.5 items/s, estimated end")
@@ -165,7 +172,7 @@ def test_a_running_crawls_progress_appears_and_moves(dashboard, db_url):
             lambda d: d.find_element(By.CSS_SELECTOR, progress).text.startswith("730 of 1000 items, 38 pages"))
         assert dashboard.find_element(By.CSS_SELECTOR, f"[data-run='{run}'] progress").get_attribute("value") == "730"
     finally:
-        query(conn, "DELETE FROM crawl_runs WHERE id = %s RETURNING id", (run,))
+        query(conn, "DELETE FROM crawl_runs WHERE id IN (%s, %s) RETURNING id", (run, failed))
         conn.close()
         dashboard.execute_script("location.hash = 'books'")  # stop the refresh before the run is gone
 
