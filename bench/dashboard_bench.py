@@ -27,14 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
-from bench.http_bench import Server, fill, token_for  # noqa: E402
+from bench.http_bench import Server, filled_database, token_for  # noqa: E402
 
 FIRST = "/api/v1/categories"
 TOGETHER = ("/api/v1/stats/books", "/api/v1/stats/books/changes")
@@ -136,25 +133,9 @@ def main() -> int:
     server_url = args.server_url or migrations.embedded_url()
     rows = []
     for books in args.books:
-        name = f"bench_dashboard_{uuid.uuid4().hex[:8]}"
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_dsn(server_url, dbname=name)
-        try:
-            conn = migrations.connect(url)
-            migrations.migrate(conn)
-            conn.close()
-            start = time.perf_counter()
-            fill(url, books)
+        with filled_database(server_url, books, "bench_dashboard") as url:
             change_some(url)
-            print(f"filled {books} books in {time.perf_counter() - start:.1f} s", flush=True)
             rows += bench(url, books, args.repeat)
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.close()
         print_table(rows)
     return 0
 

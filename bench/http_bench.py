@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from psycopg2 import sql
@@ -232,26 +233,33 @@ def main() -> int:
         rows += bench(url, books, args)
         print_table(rows)
     for books in args.books:
-        name = f"bench_http_{uuid.uuid4().hex[:8]}"
-        admin = migrations.connect(server_url)
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_dsn(server_url, dbname=name)
-        try:
-            conn = migrations.connect(url)
-            migrations.migrate(conn)
-            conn.close()
-            start = time.perf_counter()
-            fill(url, books)
-            print(f"filled {books} books in {time.perf_counter() - start:.1f} s", flush=True)
+        with filled_database(server_url, books, "bench_http") as url:
             rows += bench(url, books, args)
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.close()
         print_table(rows)
     return 0
+
+
+@contextmanager
+def filled_database(server_url: str, books: int, prefix: str):
+    """A new database on ``server_url`` with ``books`` filled in (``fill``), dropped after the with-block."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = migrations.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_dsn(server_url, dbname=name)
+    try:
+        conn = migrations.connect(url)
+        migrations.migrate(conn)
+        conn.close()
+        start = time.perf_counter()
+        fill(url, books)
+        print(f"filled {books} books in {time.perf_counter() - start:.1f} s", flush=True)
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
 
 
 def print_table(rows) -> None:
