@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine (needs only Python 3.11+):
-#   ./dev.sh run   crawl books.toscrape.com into the embedded PostgreSQL, then serve the API (also after
+#   ./dev.sh run   crawl books.toscrape.com into the embedded PostgreSQL, then serve the API and the dashboard (also after
 #                  a crawl that did not finish: over what the database holds)
 #   ./dev.sh fixtures  download the real pages and CSV files the tests read into .fixtures/ (checked)
 #   ./dev.sh test  run the whole test suite (what CI runs)
@@ -45,6 +45,7 @@ case "${1:-}" in
     if [ -n "${API_USER:-}" ]; then
       printf '%s\n' "${API_PASSWORD:?set API_PASSWORD with API_USER}" | flask --app api create-user "$API_USER" || true
     fi
+    echo "API docs: http://127.0.0.1:${PORT:-5000}/api/v1/docs  dashboard: http://127.0.0.1:${PORT:-5000}/dashboard/"
     exec flask --app api run --port "${PORT:-5000}"
     ;;
   fixtures)

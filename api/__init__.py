@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, brief, caching, categories, crawls, db, docs, errors, health, limits, metrics, ml, paging,
-                 request_log, settings, stats, tokens, users, vitibrasil)
+from api import (auth, books, brief, caching, categories, crawls, dashboard, db, docs, errors, health, limits, metrics,
+                 ml, paging, request_log, settings, stats, tokens, users, vitibrasil)
 
 BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
-              docs.bp, docs.assets, metrics.bp)
+              docs.bp, docs.assets, metrics.bp, dashboard.bp)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -11,14 +11,16 @@ from api.schemas.crawls import CrawlListSchema, CrawlsQuery
 bp = Blueprint("crawls", __name__, url_prefix="/api/v1/crawls")
 
 CRAWL_COLUMNS = ("id, spider, status, args, started_at, finished_at, finish_reason, complete,"
-                 " inserted, updated, unchanged, removed, rejected, duplicates")
+                 " inserted, updated, unchanged, removed, rejected, duplicates,"
+                 " pages, items, staged, rate, expected, eta, progress_at")
 BOOKS_SPIDER = "books"  # the spider whose runs fill books (crawl_runs.spider)
 
 
 @bp.get("")
 @operation("List crawl runs", query=CrawlsQuery, response=CrawlListSchema, versions=("runs",))
 def list_crawls(args):
-    """Newest first, optionally of one spider or with one status."""
+    """Newest first, optionally of one spider or with one status. A running crawl shows its
+    progress (pages, items, staged, rejected, rate, expected, eta), written at each staging flush."""
     where, params = ["true"], []
     for column in ("spider", "status"):
         if column in args:

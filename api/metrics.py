@@ -8,7 +8,9 @@
   ``crawl_last_run_status{status}`` (1 for the run's status, 0 for the others),
   ``crawl_last_run_items{outcome}``, ``crawl_last_run_duration_seconds``,
   ``crawl_last_run_age_seconds``, ``crawl_last_success_age_seconds`` and
-  ``crawl_last_complete_age_seconds``;
+  ``crawl_last_complete_age_seconds``; while the last run is running, its progress
+  ``crawl_running_progress{measure}`` (pages, items, staged, rejected, expected, rate per second,
+  eta_seconds from now, age_seconds of the progress written at the last flush);
   ``api_database_up`` says whether they could be read.
 
 Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR`` (set by
@@ -41,6 +43,7 @@ bp = Blueprint("metrics", __name__)
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 STATUSES = ("running", "finished", "partial", "failed", "interrupted")  # crawl_runs.status
 OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")  # crawl_runs' counts
+PROGRESS = ("pages", "items", "staged", "rejected", "expected", "rate")  # a running crawl's (0017_dashboard.sql)
 
 # Not in the default registry: a scrape collects them itself, from this process or from every worker's files.
 _process = CollectorRegistry()
@@ -108,9 +111,19 @@ def crawl_families() -> list:
     complete_age = GaugeMetricFamily("crawl_last_complete_age_seconds",
                                      "Seconds since the last complete crawl run (the whole site seen).",
                                      labels=["spider"])
+    progress = GaugeMetricFamily("crawl_running_progress", "Progress of the running crawl of a spider, written at"
+                                 " each staging flush (rate: items per second; eta_seconds: until its estimated end).",
+                                 labels=["spider", "measure"])
     now = datetime.now(timezone.utc)
     for spider, runs in sorted(spiders.items()):
         run = runs["last"]
+        if run["status"] == "running" and run["progress_at"] is not None:
+            for measure in PROGRESS:
+                if run[measure] is not None:
+                    progress.add_metric([spider, measure], run[measure])
+            if run["eta"] is not None:
+                progress.add_metric([spider, "eta_seconds"], max((run["eta"] - now).total_seconds(), 0))
+            progress.add_metric([spider, "age_seconds"], (now - run["progress_at"]).total_seconds())
         for name in dict.fromkeys((*STATUSES, run["status"])):
             status.add_metric([spider, name], int(name == run["status"]))
         for outcome in OUTCOMES:
@@ -122,7 +135,7 @@ def crawl_families() -> list:
         for family, at in ((success_age, runs["success_at"]), (complete_age, complete and complete["finished_at"])):
             if at is not None:
                 family.add_metric([spider], (now - at).total_seconds())
-    return [up, status, items, duration, age, success_age, complete_age]
+    return [up, status, items, duration, age, success_age, complete_age, progress]
 
 
 class _Families:

@@ -34,8 +34,9 @@ until it is null.
 """
 SECURITY = {"access": [{"bearer": []}], "refresh": [{"bearer": []}], "optional": [{}, {"bearer": []}], None: []}
 _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
-# Routes that are not API operations, left out on purpose: Swagger UI's page and assets, Prometheus' scrape.
-NOT_OPERATIONS = {"swagger_ui.show", "metrics.metrics"}
+# Routes that are not API operations, left out on purpose: Swagger UI's page and assets, Prometheus' scrape,
+# the dashboard's page and assets.
+NOT_OPERATIONS = {"swagger_ui.show", "metrics.metrics", "dashboard.page", "dashboard.asset"}
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
                404: "No such resource", 413: "Request body too large", 429: "Too many requests (see Retry-After)",
                503: "Database unavailable"}

@@ -14,7 +14,8 @@ from api import csvstream, paging
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
-from api.schemas.vitibrasil import DEFAULT_LIMIT, DatasetListSchema, ObservationPageSchema, ObservationsQuery
+from api.schemas.vitibrasil import (DEFAULT_LIMIT, DatasetListSchema, ObservationPageSchema, ObservationsQuery,
+                                    SeriesListSchema, SeriesQuery, TotalListSchema, TotalsQuery)
 
 bp = Blueprint("vitibrasil", __name__, url_prefix="/api/v1/vitibrasil")
 
@@ -63,3 +64,27 @@ def list_observations(args):
     return paging.page("api.vitibrasil_observations", where, params, columns=KEY, descending=False, args=args,
                        limit=args.get("limit", DEFAULT_LIMIT),
                        exact_total=(lambda: dataset["row_count"]) if only_dataset else None)
+
+
+@bp.get("/series")
+@operation("List the series of a Vitibrasil dataset", query=SeriesQuery, response=SeriesListSchema,
+           versions=("vitibrasil",))
+def list_series(args):
+    """Each (category, item) of the dataset with its years and its figures over all of them;
+    a series' figures by year are /vitibrasil/observations with its category and item."""
+    unit = fetch_one("SELECT unit FROM api.vitibrasil_datasets WHERE name = %s", (args["dataset"],))["unit"]
+    return {"dataset": args["dataset"], "unit": unit, "items": fetch_all(
+        "SELECT category, item, is_category, first_year, last_year, quantity, value_usd FROM api.vitibrasil_series"
+        " WHERE dataset = %s ORDER BY is_category DESC, quantity DESC NULLS LAST, category, item",
+        (args["dataset"],))}
+
+
+@bp.get("/totals")
+@operation("Vitibrasil totals per dataset and year", query=TotalsQuery, response=TotalListSchema,
+           versions=("vitibrasil",))
+def list_totals(args):
+    """Per dataset and year: the sum of its category rows (production, processing,
+    commercialization) or of its countries (imports, exports), with the unit."""
+    return {"items": fetch_all(
+        "SELECT dataset, unit, kind, year, quantity, value_usd FROM api.vitibrasil_totals"
+        " WHERE %(d)s::text IS NULL OR dataset = %(d)s ORDER BY dataset, year", {"d": args.get("dataset")})}

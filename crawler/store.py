@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 RUN_COLUMNS = "id, status, finish_reason, inserted, updated, unchanged, removed, rejected, duplicates"
 COUNTS = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")
+# What a running crawl writes into its row at each flush (0017_dashboard.sql); the merge then sets rejected.
+PROGRESS_COLUMNS = ("pages", "items", "staged", "rejected", "rate", "expected", "eta")
 # Errors after which the connection is gone: reconnect and retry.
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
@@ -217,14 +219,20 @@ class CrawlStore:
         self.conn.commit()
         return recovered
 
-    def write(self, batches: dict[type, list[dict]], spider: str, rejects: list[tuple]) -> None:
-        """Stage batches of items and store rejects in one transaction, surviving a database restart."""
+    def write(self, batches: dict[type, list[dict]], spider: str, rejects: list[tuple],
+              progress: dict | None = None) -> None:
+        """Stage batches of items, store rejects and record the run's ``progress`` (PROGRESS_COLUMNS) in
+        one transaction, surviving a database restart."""
         def work(cur):
             for item_class, items in batches.items():
                 if items:
                     self._stage(cur, item_class, items)
             if rejects:
                 self._reject(cur, spider, rejects)
+            if progress is not None:
+                cur.execute(f"UPDATE crawl_runs SET {', '.join(f'{c} = %({c})s' for c in PROGRESS_COLUMNS)},"
+                            " progress_at = now() WHERE id = %(run)s AND status = 'running'",
+                            {**progress, "run": self.run_id})
         self._transaction(f"staging for crawl run {self.run_id}", work)
 
     def stage(self, item_class, items: list[dict]) -> None:

@@ -120,3 +120,73 @@ class StatsSchema(Schema):
     rating_distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                                       metadata=doc('Books per rating, "1" to "5".'))
     last_crawl = fields.Nested(CrawlRunSchema, allow_none=True, metadata=doc("The last finished books crawl."))
+
+
+class BookFiguresQuery(Schema):
+    category = fields.String(validate=validate.Length(1, 100),
+                             metadata=doc("Category name (any case) or slug; all categories when unset."))
+    min_rating = fields.Integer(validate=validate.Range(1, 5), metadata=doc("Lowest star rating."))
+    in_stock = fields.Boolean(metadata=doc("true: books in stock only; false: out of stock only."))
+
+
+class PriceBucketSchema(Schema):
+    low = Decimal2(required=True, metadata=doc("Bucket's lowest price (inclusive), GBP."))
+    high = Decimal2(required=True, metadata=doc("Bucket's upper bound (exclusive): low + bucket_width."))
+    books = fields.Integer(required=True)
+
+
+class CategoryBucketSchema(PriceBucketSchema):
+    category = fields.String(required=True)
+    category_slug = fields.String(required=True)
+
+
+class RatingBucketSchema(PriceBucketSchema):
+    rating = fields.Integer(required=True)
+
+
+class RatingFiguresSchema(Schema):
+    rating = fields.Integer(required=True)
+    books = fields.Integer(required=True)
+    avg_price = Decimal2(required=True)
+
+
+class CategoryStockSchema(Schema):
+    category = fields.String(required=True)
+    category_slug = fields.String(required=True)
+    in_stock = fields.Integer(required=True, metadata=doc("Listed books with at least one unit."))
+    out_of_stock = fields.Integer(required=True)
+    units = fields.Integer(required=True, metadata=doc("Sum of availability."))
+
+
+class BookFiguresSchema(Schema):
+    bucket_width = Decimal2(required=True, metadata=doc("Width of a price bucket, GBP."))
+    books = fields.Integer(required=True, metadata=doc("Listed books matching the filters."))
+    units = fields.Integer(required=True)
+    avg_price = Decimal2(allow_none=True)
+    price_histogram = fields.List(fields.Nested(CategoryBucketSchema), required=True,
+                                  metadata=doc("Books per category and price bucket."))
+    rating_price = fields.List(fields.Nested(RatingBucketSchema), required=True,
+                               metadata=doc("Books per rating and price bucket."))
+    ratings = fields.List(fields.Nested(RatingFiguresSchema), required=True,
+                          metadata=doc("Books and average price per rating."))
+    stock = fields.List(fields.Nested(CategoryStockSchema), required=True, metadata=doc("Per category."))
+
+
+class BookChangesQuery(Schema):
+    category = fields.String(validate=validate.Length(1, 100),
+                             metadata=doc("Category name (any case) or slug; all categories when unset."))
+    since = fields.Date(metadata=doc("First day (inclusive), e.g. 2026-01-31."))
+
+
+class BookChangeDaySchema(Schema):
+    day = fields.Date(required=True, metadata=doc("Day of the crawl that saw the changes."))
+    added = fields.Integer(required=True, metadata=doc("Books seen for the first time."))
+    price_up = fields.Integer(required=True)
+    price_down = fields.Integer(required=True)
+    price_delta = Decimal2(required=True, metadata=doc("Sum of the price changes, GBP."))
+    stock_change = fields.Integer(required=True, metadata=doc("Books whose stock changed."))
+    removed = fields.Integer(required=True, metadata=doc("Books a complete crawl no longer found."))
+
+
+class BookChangesSchema(Schema):
+    items = fields.List(fields.Nested(BookChangeDaySchema), required=True, metadata=doc("Oldest day first."))

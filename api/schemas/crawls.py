@@ -30,6 +30,13 @@ class CrawlRunSchema(Schema):
     removed = fields.Integer(allow_none=True)
     rejected = fields.Integer(allow_none=True)
     duplicates = fields.Integer(allow_none=True)
+    pages = fields.Integer(allow_none=True, metadata=doc("HTTP responses received so far."))
+    items = fields.Integer(allow_none=True, metadata=doc("Items scraped so far (before validation)."))
+    staged = fields.Integer(allow_none=True, metadata=doc("Items written to staging so far."))
+    rate = fields.Float(allow_none=True, metadata=doc("Items scraped per second over the run so far."))
+    expected = fields.Integer(allow_none=True, metadata=doc("Items the site declared, when it did."))
+    eta = fields.DateTime(allow_none=True, metadata=doc("Estimated end at the current rate; null when unknown."))
+    progress_at = fields.DateTime(allow_none=True, metadata=doc("When the crawl last wrote its progress."))
 
 
 class CrawlListSchema(Schema):

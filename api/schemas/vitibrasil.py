@@ -72,3 +72,42 @@ class ObservationSchema(Schema):
 
 
 ObservationPageSchema = page_schema("ObservationPageSchema", ObservationSchema, "Observations")
+
+
+class SeriesQuery(Schema):
+    dataset = fields.String(required=True, validate=validate.OneOf(DATASETS), metadata=doc("Dataset name."))
+
+
+class SeriesSchema(Schema):
+    category = fields.String(allow_none=True, metadata=doc("null in trade datasets."))
+    item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
+    is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
+    first_year = fields.Integer(required=True)
+    last_year = fields.Integer(required=True)
+    quantity = Figure(allow_none=True, metadata=doc("Over all years, in unit; null when every figure is unknown."))
+    value_usd = Figure(allow_none=True, metadata=doc("Over all years, US$ (trade datasets)."))
+
+
+class SeriesListSchema(Schema):
+    dataset = fields.String(required=True)
+    unit = fields.String(required=True)
+    items = fields.List(fields.Nested(SeriesSchema), required=True,
+                        metadata=doc("Categories first, then by quantity over all years, largest first."))
+
+
+class TotalsQuery(Schema):
+    dataset = fields.String(validate=validate.OneOf(DATASETS), metadata=doc("Only this dataset; all when unset."))
+
+
+class TotalSchema(Schema):
+    dataset = fields.String(required=True)
+    unit = fields.String(required=True)
+    kind = fields.String(required=True, metadata=doc("volume or trade."))
+    year = fields.Integer(required=True)
+    quantity = Figure(allow_none=True, metadata=doc(
+        "Sum of the category rows (volume datasets) or of the countries (trade), in unit."))
+    value_usd = Figure(allow_none=True, metadata=doc("Sum over the countries, US$ (trade datasets)."))
+
+
+class TotalListSchema(Schema):
+    items = fields.List(fields.Nested(TotalSchema), required=True, metadata=doc("By dataset, then year."))

@@ -2,7 +2,7 @@
 
 Settings: ``DATABASE_URL`` (see migrations.database_url), ``POSTGRES_ITEM_CLASSES``
 (what this project stores), ``POSTGRES_BATCH_SIZE`` and ``POSTGRES_FLUSH_SECONDS``
-(a batch is written when either is reached), ``POSTGRES_RETRY_SECONDS`` (how long
+(a batch, with the run's progress, is written when either is reached), ``POSTGRES_RETRY_SECONDS`` (how long
 writes and the merge wait for a restarting database before the crawl stops),
 ``REMOVAL_MAX_FRACTION`` (the largest share of a table a complete run may mark
 removed; ``-s REMOVAL_MAX_FRACTION=1`` lifts the limit for one run).
@@ -20,6 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from itemadapter import ItemAdapter
 from scrapy import signals
@@ -34,6 +35,9 @@ from crawler.spiders.base import ProjectSpider
 from crawler.store import CrawlStore, RunLost, mark_failed
 
 logger = logging.getLogger(__name__)
+
+INT_MAX = 2**31 - 1  # crawl_runs' progress counts are integers
+MAX_ETA_SECONDS = 365 * 86400  # a later estimated end is no estimate: left NULL
 
 
 class PostgresPipeline:
@@ -50,6 +54,9 @@ class PostgresPipeline:
         self.pending: dict[type, list[dict]] = defaultdict(list)
         self.pending_rejects: list[tuple] = []
         self.staged = 0
+        self.rejected = 0  # rejects stored so far
+        self.writing = 0  # writes submitted to the database thread and not done yet
+        self.started = time.monotonic()  # the rate's origin
         self.lost: str | None = None  # why the database was given up mid-crawl
         self.summary: str | None = None
         self.timer = task.LoopingCall(lambda: deferred_from_coro(self.flush()))
@@ -111,24 +118,44 @@ class PostgresPipeline:
                 deferred_from_coro(self.flush())
 
     async def flush(self):
-        """Write every pending batch; each write commits, so what it logs is stored."""
+        """Write every pending batch and the run's progress; each write commits, so what it logs is stored."""
         if self.store is None or self.lost:
             return
         batches, rejects = dict(self.pending), self.pending_rejects
         self.pending, self.pending_rejects = defaultdict(list), []
         count = sum(map(len, batches.values()))
-        if not count and not rejects:
-            return
+        if not count and not rejects and self.writing:
+            return  # progress alone waits for the write under way: a slow database gets no queue of them
+        self.rejected += len(rejects)
         started = time.perf_counter()
+        self.writing += 1
         try:
-            await self._on_db(self.store.write, batches, self.spider.name, rejects)
+            await self._on_db(self.store.write, batches, self.spider.name, rejects, self._progress(count))
         except (migrations.DatabaseUnavailable, RunLost) as exc:
             self._give_up(str(exc))
             return
+        finally:
+            self.writing -= 1
         if count:
             self.staged += count
             self.crawler.stats.inc_value("postgres/staged", count)
             logger.debug("Staged %d items (%d this run) in %.3fs", count, self.staged, time.perf_counter() - started)
+
+    def _progress(self, staging: int) -> dict:
+        """The run's progress once ``staging`` more items are staged: counts, rate, and an end estimated
+        from what the site declared (ProjectSpider.expected_items)."""
+        stats = self.crawler.stats
+        items = stats.get_value("item_scraped_count", 0)
+        elapsed = time.monotonic() - self.started
+        rate = items / elapsed if elapsed > 0 else 0.0
+        # What the site declared is its say: bounded, so that no declaration can fail the batch it is written with.
+        expected = None if self.spider.expected_items is None else min(self.spider.expected_items, INT_MAX)
+        eta = None
+        if expected is not None and rate > 0 and (left := max(expected - items, 0) / rate) < MAX_ETA_SECONDS:
+            eta = datetime.now(timezone.utc) + timedelta(seconds=left)
+        return {"pages": stats.get_value("response_received_count", 0), "items": items,
+                "staged": self.staged + staging, "rejected": self.rejected, "rate": round(rate, 3),
+                "expected": expected, "eta": eta}
 
     def _give_up(self, reason: str) -> None:
         """The database stayed away past POSTGRES_RETRY_SECONDS: stop the crawl now; the next run merges."""

@@ -61,6 +61,11 @@ class ProjectSpider(scrapy.Spider):
     def page_problem(self, request, response) -> str | None:
         return None
 
+    @property
+    def expected_items(self) -> int | None:
+        """Items the site declared this run will yield (the progress' estimated end), None if unknown."""
+        return None
+
     def declare(self, what: str, count: int) -> None:
         self.declared.setdefault(what, count)
 

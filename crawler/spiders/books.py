@@ -69,6 +69,10 @@ class BooksSpider(Args[BooksArgs], ProjectSpider):
         """Whether this run visits the whole catalogue, so a book it misses was removed."""
         return self.args.category is None
 
+    @property
+    def expected_items(self) -> int | None:
+        return self.declared.get("books")  # the first listing's result count (of the category, if one)
+
     async def start(self):
         yield scrapy.Request(self.args.start_url, callback=self.parse_home, errback=self.start_failed)
 

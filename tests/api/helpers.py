@@ -59,4 +59,5 @@ def by_category(books) -> dict[str, list]:
 PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
 PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/api/v1/categories", "/api/v1/stats",
              "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data",
-             "/api/v1/ml/models"]
+             "/api/v1/ml/models", "/api/v1/stats/books", "/api/v1/stats/books/changes",
+             "/api/v1/vitibrasil/series?dataset=production", "/api/v1/vitibrasil/totals"]

@@ -13,11 +13,16 @@ def test_crawls(db, client, auth):
     first = load_books(db, books)
     second = load_books(db, books[:10], complete=False)
     other = load_books(db, [], spider="vitibrasil")
-    query(db, "INSERT INTO crawl_runs (spider) VALUES ('books') RETURNING id")  # still running
+    # Still running, with the progress its last flush wrote.
+    query(db, "INSERT INTO crawl_runs (spider, pages, items, staged, rejected, rate, expected, eta, progress_at)"
+              " VALUES ('books', 12, 230, 200, 1, 11.5, 1000, now() + interval '67 s', now()) RETURNING id")
     items = client.get("/api/v1/crawls", headers=auth).get_json()["items"]
     assert [c["id"] for c in items] == [4, other, second, first]
     running, _, partial, full = items
     assert running["status"] == "running" and running["finished_at"] is None
+    assert {k: running[k] for k in ("pages", "items", "staged", "rejected", "rate", "expected")} == {
+        "pages": 12, "items": 230, "staged": 200, "rejected": 1, "rate": 11.5, "expected": 1000}
+    assert running["eta"] > running["progress_at"] >= running["started_at"]
     assert (full["inserted"], full["complete"]) == (30, True)
     assert (partial["unchanged"], partial["removed"], partial["complete"]) == (10, 0, False)
 

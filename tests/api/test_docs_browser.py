@@ -5,48 +5,24 @@ of openapi.json, and a call made through it with a token returns data."""
 from __future__ import annotations
 
 import json
-import shutil
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.api.browser import chromium, console_errors, needs_chromium, outside, requested_urls
+
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
-                                reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-LOCAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools"}
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'profile'}",
-                 # No network but loopback: any other host fails to resolve.
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    # An explicit driver path: Selenium downloads nothing.
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "profile")
     yield driver
     driver.quit()
-
-
-def requested_urls(driver) -> list[str]:
-    """Every URL the page asked the network for, from the DevTools performance log."""
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
 
 
 def test_swagger_ui_offline_lists_every_operation_and_calls_the_api(browser, live_api, client, catalogue, auth):
@@ -87,7 +63,5 @@ def test_swagger_ui_offline_lists_every_operation_and_calls_the_api(browser, liv
     urls = requested_urls(browser)
     assert any(url.endswith("/swagger-ui-bundle.js") for url in urls)
     assert any("/api/v1/books?" in url for url in urls)
-    outside = [url for url in urls if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname != "127.0.0.1"]
-    assert not outside, outside
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert not errors, errors
+    assert not outside(urls), outside(urls)
+    assert not console_errors(browser)

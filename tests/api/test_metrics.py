@@ -61,6 +61,10 @@ def runs(db_url):
                    ('metrics_b', 'running', NULL, now() - interval '10 minutes', NULL, NULL, NULL, NULL, NULL, NULL,
                     NULL)
         """)
+        # The running crawl's progress as its last flush wrote it (crawler/store.py).
+        cur.execute("UPDATE crawl_runs SET pages = 40, items = 700, staged = 500, rejected = 2, rate = 1.25,"
+                    " expected = 1000, eta = now() + interval '240 s', progress_at = now() - interval '3 s'"
+                    " WHERE spider = 'metrics_b'")
     yield
     with conn, conn.cursor() as cur:
         cur.execute("DELETE FROM crawl_runs WHERE spider IN ('metrics_a', 'metrics_b')")
@@ -118,7 +122,14 @@ def test_crawl_series_give_the_last_run_of_each_spider(client, runs):
     assert value(parsed, "crawl_last_run_status", spider="metrics_b", status="running") == 1
     assert value(parsed, "crawl_last_run_duration_seconds", spider="metrics_b") == pytest.approx(600, abs=60)
     assert ("crawl_last_success_age_seconds", frozenset({("spider", "metrics_b")})) not in parsed  # never succeeded
-    assert not any(name == "crawl_last_run_items" and ("spider", "metrics_b") in labels for name, labels in parsed)
+    # Of the merge's counts a running crawl has only its rejects so far.
+    assert [dict(labels)["outcome"] for name, labels in parsed
+            if name == "crawl_last_run_items" and ("spider", "metrics_b") in labels] == ["rejected"]
+    progress = {dict(labels)["measure"]: v for (name, labels), v in parsed.items()
+                if name == "crawl_running_progress" and ("spider", "metrics_b") in labels}
+    assert progress == {"pages": 40, "items": 700, "staged": 500, "rejected": 2, "expected": 1000, "rate": 1.25,
+                        "eta_seconds": pytest.approx(240, abs=30), "age_seconds": pytest.approx(3, abs=30)}
+    assert not any(name == "crawl_running_progress" and ("spider", "metrics_a") in labels for name, labels in parsed)
 
 
 def test_token_guards_the_route(client, db_url):

@@ -190,7 +190,39 @@ def test_a_cursor_belongs_to_its_filters(client, auth, data):
     assert get(client, auth, dataset="production", limit=10, cursor=cursor)["items"]  # page size may change
 
 
-@pytest.mark.parametrize("path", ["/api/v1/vitibrasil/datasets", LIST + "?dataset=production"])
+def test_series_of_a_dataset(client, auth, data):
+    body = json.loads(client.get("/api/v1/vitibrasil/series?dataset=production", headers=auth).get_data(as_text=True),
+                      parse_float=Decimal)
+    rows = served(keep=lambda o: o.dataset == "production")
+    keys = {(r["category"], r["item"]) for r in rows}
+    assert body["unit"] == "L" and {(s["category"], s["item"]) for s in body["items"]} == keys
+    categories = [s for s in body["items"] if s["is_category"]]
+    assert body["items"][:len(categories)] == categories  # categories first
+    tinto = next(s for s in body["items"] if (s["category"], s["item"]) == ("VINHO DE MESA", "Tinto"))
+    years = [r for r in rows if (r["category"], r["item"]) == ("VINHO DE MESA", "Tinto")]
+    assert (tinto["first_year"], tinto["last_year"]) == (min(r["year"] for r in years), max(r["year"] for r in years))
+    assert tinto["quantity"] == sum(r["quantity"] for r in years if r["quantity"] is not None)
+    assert_error(client.get("/api/v1/vitibrasil/series", headers=auth), 400, "dataset")
+
+
+def test_totals_per_dataset_and_year(client, auth, data):
+    items = json.loads(client.get("/api/v1/vitibrasil/totals", headers=auth).get_data(as_text=True),
+                       parse_float=Decimal)["items"]
+    assert {i["dataset"] for i in items} == set(LOADED)
+    by_key = {(i["dataset"], i["year"]): i for i in items}
+    for dataset in ("production", "import_table_wine"):
+        for year in (1970, 2023):
+            rows = [r for r in served(keep=lambda o: o.dataset == dataset and o.year == year)
+                    if r["is_category"] or r["category"] is None]
+            assert by_key[(dataset, year)]["quantity"] == sum(r["quantity"] or 0 for r in rows)
+    wine = by_key[("import_table_wine", 2023)]
+    assert (wine["unit"], wine["kind"]) == ("kg", "trade") and wine["value_usd"] > 0
+    only = client.get("/api/v1/vitibrasil/totals?dataset=production", headers=auth).get_json()["items"]
+    assert {i["dataset"] for i in only} == {"production"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/vitibrasil/datasets", LIST + "?dataset=production",
+                                  "/api/v1/vitibrasil/series?dataset=production", "/api/v1/vitibrasil/totals"])
 def test_a_token_is_required(client, path):
     assert_error(client.get(path), 401)
 

@@ -213,6 +213,11 @@ def test_a_killed_run_is_merged_by_the_next_one(db, db_url):
         while query(db, "SELECT count(*) FROM staging.books")[0][0] < 30:
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.05)
+        # Its progress, written with each staged batch: in one snapshot, the row says what staging holds.
+        [progress] = query(db, "SELECT r.status, r.staged, (SELECT count(*) FROM staging.books s WHERE s.run_id = r.id),"
+                               " r.expected, r.pages > 0, r.items > 0, r.eta > r.progress_at"
+                               " FROM crawl_runs r ORDER BY id DESC LIMIT 1")
+        assert progress == ("running", progress[2], progress[2], 300, True, True, True)
         child.send_signal(signal.SIGKILL)
         child.wait()
         staged = {r[0] for r in query(db, "SELECT id FROM staging.books")}

@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from scrapy import signals
@@ -36,10 +36,10 @@ PROJECT_SETTINGS = {name: getattr(crawler.settings, name) for name in dir(crawle
 
 
 def run_pipelines(db_url: str, spider_cls, items=None, *, reason: str = "finished", saw: dict | None = None,
-                  **args):
+                  settings: dict | None = None, **args):
     """Send ``items`` (None: what the spider's start() yields) through the project's pipelines
     as a run of ``spider_cls`` that ends with ``reason``, having seen all the site declares of ``saw``."""
-    crawler = get_crawler(spider_cls, {**PROJECT_SETTINGS, "DATABASE_URL": db_url})
+    crawler = get_crawler(spider_cls, {**PROJECT_SETTINGS, "DATABASE_URL": db_url, **(settings or {})})
     crawler.spider = spider_cls.from_crawler(crawler, **args)
     for what, count in (saw or {}).items():
         crawler.spider.declare(what, count)
@@ -95,6 +95,30 @@ def test_invalid_items_are_dropped_kept_in_rejects_and_make_the_run_incomplete(d
     assert query(db, "SELECT count(*) FROM books") == [(8,)]
     assert caplog.records[-1].getMessage() == (
         f"Crawl run {run['id']} finished: 8 inserted, 0 updated, 0 unchanged, 0 removed, 2 rejected, 0 duplicates")
+
+
+def test_a_running_crawl_writes_its_progress_at_each_flush(db, db_url):
+    items, during = books(25), []
+
+    def source():
+        for n, item in enumerate(items):
+            if n == 20:  # two batches of 10 flushed: the row as a reader sees it now
+                during.append(last_run(db))
+            yield item
+
+    run_pipelines(db_url, BooksSpider, source(), saw={"books": 40}, settings={"POSTGRES_BATCH_SIZE": 10})
+    row = during[0]
+    assert (row["status"], row["staged"], row["items"], row["expected"], row["rejected"]) == ("running", 20, 19, 40, 0)
+    assert row["rate"] > 0 and row["eta"] > row["progress_at"] > row["started_at"]
+    final = last_run(db)  # the last flush before the merge: every item
+    assert (final["status"], final["staged"], final["items"], final["inserted"]) == ("finished", 25, 25, 25)
+
+
+def test_a_site_declaring_absurd_totals_loses_no_batch_over_its_progress(db, db_url):
+    run_pipelines(db_url, BooksSpider, books(5), saw={"books": 10**12})
+    run = last_run(db)
+    assert (run["inserted"], run["staged"], run["expected"]) == (5, 5, 2**31 - 1)
+    assert run["eta"] is None or run["eta"] < run["progress_at"] + timedelta(days=366)
 
 
 def test_duplicate_upcs_are_dropped_and_counted(db, db_url):
