@@ -89,13 +89,34 @@ def _filters(args: dict) -> Filters:
 
 
 def _trigrams(q: str) -> dict:
-    """q's trigrams, rarest first by the index's statistics, and how many titles hold the rarest:
-    {"all": [...], "share": fraction of titles (0 when not among the most common ones)}."""
+    """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
+    they tell: per word of 3 letters or more, the share of its rarest trigram (0 when none is among
+    the most common ones); words together, the product; {"all": [...], "share": fraction}."""
     return paging.remember(("trigrams", q), lambda: fetch_one(
-        "SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) AS all, coalesce(min(coalesce(s.f, 0)), 0) AS share"
-        " FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
-        " (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t", (q,)))
+        "WITH stats AS (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
+        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'),"
+        " words AS (SELECT w, min(coalesce(s.f, 0)) AS share FROM regexp_split_to_table(lower(%s), '\\s+') w,"
+        "  unnest(title_trigrams(w)) t LEFT JOIN stats s ON s.e = t GROUP BY w)"
+        " SELECT (SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) FROM unnest(title_trigrams(lower(%s))) t"
+        "  LEFT JOIN stats s ON s.e = t) AS all,"
+        " (SELECT CASE WHEN bool_or(share = 0) THEN 0 ELSE coalesce(exp(sum(ln(nullif(share, 0)))), 1) END FROM words) AS share",
+        (q, q)))
+
+
+def _figures(args: dict, categories: list[int] | None) -> dict:
+    """Listed books of ``categories`` (None: all) by the summary cube (0017_dashboard.sql; a price
+    window counts its 5-pound buckets pro rata): matching every filter but the title's, and in the
+    index range of each (a walk index within the category, 0016_bounded_listings.sql)."""
+    rating = ("rating = %s", args["rating"]) if "rating" in args else ("rating >= %s", args.get("min_rating", 0))
+    stock = ("in_stock = %s", args["in_stock"]) if "in_stock" in args else ("%s", True)
+    high = float(args["max_price"]) + 0.01 if "max_price" in args else 1e12
+    return fetch_one(
+        f"SELECT coalesce(sum(books * w) FILTER (WHERE {rating[0]} AND {stock[0]}), 0) AS matches,"
+        f" coalesce(sum(books * w), 0) AS priced, coalesce(sum(books) FILTER (WHERE {rating[0]}), 0) AS rated,"
+        f" coalesce(sum(books) FILTER (WHERE NOT in_stock), 0) AS out_of_stock FROM (SELECT books, rating, in_stock,"
+        f"  greatest(0, least(5 * price_bucket + 5, %s::float8) - greatest(5 * price_bucket, %s::float8)) / 5 AS w"
+        f"  FROM api.book_cube WHERE category_id = ANY (%s) OR %s) cube",
+        (rating[1], stock[1], rating[1], high, float(args.get("min_price", 0)), categories or [], categories is None))
 
 
 def _catalogue_size(categories: list[int] | None = None) -> int:
@@ -182,7 +203,10 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     rows the long walk found and a cursor resuming after it: a short page, next_cursor not null.
     The total is what the plan saw: exact when it saw every match, else an estimate (_walk_total)."""
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
-    rare_title = bool(filters.trigrams) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
+    # A gather that finds more than it may sort has read them for nothing: it is tried only when
+    # the statistics expect half as many (the title's trigrams, the summary cube).
+    share = _trigrams(args["q"])["share"] if filters.trigrams else 1.0
+    rare_title = bool(filters.trigrams) and share * _catalogue_size() <= sort_rows / 2
     query = (filters, columns, after, after_params, order, rows)
     found = []
     if not rare_title:
@@ -190,12 +214,9 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
         if len(found) == rows or complete:
             return found, _walk_total(filters, found, complete, walked), None
     # Gathering pays only when the matches are few: not when the long walk, at the short one's share
-    # of matches, fills the page.
-    if rare_title or len(found) * walk_rows < rows * sort_rows:
-        # A common word's candidates are many: then another narrow filter's index range is the way in;
-        # not for words together, which few titles hold (their trigrams' intersection is small).
-        by_trigrams = rare_title or bool(filters.trigrams) and (" " in args["q"].strip() or not _narrow(args))
-        if (gathered := _gather(*query, sort_rows, by_trigrams)) is not None:
+    # of matches, fills the page; and, through another filter's index, when its range is short.
+    if rare_title or len(found) * walk_rows < rows * sort_rows and _short_range(args, filters, share, walk_rows):
+        if (gathered := _gather(*query, sort_rows, rare_title)) is not None:
             return gathered
     found, complete, walked = _walk(*query, walk_rows, "q" in args)
     total = _walk_total(filters, found, complete, walked)
@@ -257,10 +278,16 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
     return found, len(found) < rows and walked < walk_rows, walked
 
 
-def _narrow(args: dict) -> bool:
-    """Whether a filter other than the title's selects a small part of the catalogue by an index range."""
-    return bool(args.keys() & {"category", "min_price", "max_price", "rating"}) \
-        or args.get("min_rating", 0) >= 4 or args.get("in_stock") is False
+def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
+    """Whether the cube expects at most half of ``API_SORT_ROWS`` matches, and a filter other than the
+    title's selects at most ``walk_rows`` books by an index range (what a gather then reads)."""
+    figures = _figures(args, filters.categories)
+    ranges = [_catalogue_size(filters.categories)] if filters.categories is not None else []
+    ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
+    ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
+    ranges += [figures["out_of_stock"]] if args.get("in_stock") is False else []
+    expected = figures["matches"] * float(share)
+    return expected <= current_app.config["API_SORT_ROWS"] / 2 and min(ranges, default=walk_rows + 1) <= walk_rows
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
