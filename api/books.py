@@ -79,7 +79,9 @@ def _filters(args: dict) -> Filters:
         filters.bounded |= sort == "availability"
     if "q" in args:
         filters.add("title", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
-        if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
+        # The index narrows, LIKE decides. Trigrams are taken here as title_trigrams(lower()) takes them in
+        # the database, which only ASCII is sure to share with Python's lower().
+        if len(args["q"]) >= 3 and args["q"].isascii() and _trigram_index():
             trigrams = _trigrams(args["q"])
             filters.trigrams = trigrams["all"]
             # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
@@ -92,15 +94,18 @@ def _trigrams(q: str) -> dict:
     """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
     they tell: per word of 3 letters or more, the share of its rarest trigram (0 when none is among
     the most common ones); words together, the product; {"all": [...], "share": fraction}."""
-    return paging.remember(("trigrams", q), lambda: fetch_one(
-        "WITH stats AS (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'),"
-        " words AS (SELECT w, min(coalesce(s.f, 0)) AS share FROM regexp_split_to_table(lower(%s), '\\s+') w,"
-        "  unnest(title_trigrams(w)) t LEFT JOIN stats s ON s.e = t GROUP BY w)"
-        " SELECT (SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) FROM unnest(title_trigrams(lower(%s))) t"
-        "  LEFT JOIN stats s ON s.e = t) AS all,"
-        " (SELECT CASE WHEN bool_or(share = 0) THEN 0 ELSE coalesce(exp(sum(ln(nullif(share, 0)))), 1) END FROM words) AS share",
-        (q, q)))
+    frequency = paging.remember("trigram statistics", lambda: {row["e"]: row["f"] for row in fetch_all(
+        "SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
+        " FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'") if row["e"] is not None})
+    share = 1.0
+    for word in q.lower().split():
+        share *= min(frequency.get(t, 0) for t in _title_trigrams(word)) if len(word) >= 3 else 1
+    return {"all": sorted(_title_trigrams(q.lower()), key=lambda t: (frequency.get(t, 0), t)), "share": share}
+
+
+def _title_trigrams(text: str) -> set[str]:
+    """What title_trigrams(text) (0009_data_version.sql) answers, for ASCII text."""
+    return {text[i:i + 3] for i in range(len(text) - 2)}
 
 
 def _figures(args: dict, categories: list[int] | None) -> dict:
