@@ -39,7 +39,7 @@ def from_environment() -> dict:
         # Seconds a statement of the API may run before it is cancelled and answered 503 (api/db.py).
         "API_STATEMENT_TIMEOUT": float(env.get("API_STATEMENT_TIMEOUT", "2")),
         # Rows a listing may walk in sort order, and matches it may gather to sort (api/books.py).
-        "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "20000")),
+        "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "10000")),
         "API_SORT_ROWS": int(env.get("API_SORT_ROWS", "5000")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),

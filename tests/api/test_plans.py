@@ -19,7 +19,7 @@ from tests.api.fill import filled_database
 from tests.api.helpers import make_app
 
 BOOKS = 20_000
-WALK_ROWS, SORT_ROWS = 4_000, 400  # the budgets scaled to the catalogue, as 50,000 and 5,000 are to 1M books
+WALK_ROWS, SORT_ROWS = 4_000, 400  # budgets small beside the catalogue, as 10,000 and 5,000 are beside 1M books
 SORTS = [f"{sign}{key}" for key in ("id", "title", "price", "rating", "availability") for sign in ("", "-")]
 SEARCHES = [None, "garden", "stone", "gar", "wild ocean"]  # a common word, one no title holds, 3 letters, 2 words
 
