@@ -139,11 +139,12 @@ def _cube() -> dict:
     return paging.remember("cube", load)
 
 
-def _catalogue_size(categories: list[int] | None = None) -> int:
-    """Books stored, listed or not, in ``categories`` (None: all): the summary's exact figures."""
+def _catalogue_size(categories: list[int] | None = None, column: str = "every") -> int:
+    """Books stored (``every``), or listed (``listed``), in ``categories`` (None: all): the summary's
+    exact figures, kept per data version."""
     sizes = paging.remember("category sizes", lambda: {
-        row["id"]: row["every"] for row in fetch_all("SELECT id, every FROM api.category_counts")})
-    return sum(sizes.values()) if categories is None else sum(sizes.get(c, 0) for c in categories)
+        row["id"]: row for row in fetch_all("SELECT id, every, listed FROM api.category_counts")})
+    return sum(row[column] for key, row in sizes.items() if categories is None or key in categories)
 
 
 def _categories() -> dict:
@@ -175,16 +176,11 @@ def _escape_like(text: str) -> str:
 SUMMARY_FILTERS = {"category", "include_removed", "sort", "cursor", "limit"}
 
 
-def _summary_total(args: dict):
+def _summary_total(args: dict, categories: list[int] | None):
     """The exact total from the per-category summary, or None when other filters apply."""
     if not set(args) <= SUMMARY_FILTERS:
         return None
-    column = "every" if args["include_removed"] else "listed"
-    if "category" in args:
-        return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts"
-                                 " WHERE lower_name = lower(%s) OR slug = lower(%s)",
-                                 (args["category"], args["category"]))["n"]
-    return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts")["n"]
+    return lambda: _catalogue_size(categories, "every" if args["include_removed"] else "listed")
 
 
 @bp.get("")
@@ -205,7 +201,7 @@ def book_page(args: dict) -> dict:
     where, params = filters.where("key", "rows", "title", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
     page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
-                       args=args, limit=args["limit"], exact_total=_summary_total(args),
+                       args=args, limit=args["limit"], exact_total=_summary_total(args, filters.categories),
                        plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
                        planned=filters.where("key", "rows", "index"))
     names = _categories()["names"]
