@@ -297,15 +297,17 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
 
 
 def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
-    """Whether the cube expects at most half of ``API_SORT_ROWS`` matches, and a filter other than the
-    title's selects at most ``walk_rows`` books by an index range (what a gather then reads)."""
+    """Whether a filter other than the title's selects at most ``walk_rows`` books by an index range
+    (what a gather then reads), and the cube expects at most half of ``API_SORT_ROWS`` matches."""
+    if not (filters.categories is not None or args.keys() & {"min_price", "max_price", "rating", "min_rating"}
+            or args.get("in_stock") is False):
+        return False
     figures = _figures(args, filters.categories)
     ranges = [_catalogue_size(filters.categories)] if filters.categories is not None else []
     ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
     ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
     ranges += [figures["out_of_stock"]] if args.get("in_stock") is False else []
-    expected = figures["matches"] * float(share)
-    return expected <= current_app.config["API_SORT_ROWS"] / 2 and min(ranges, default=walk_rows + 1) <= walk_rows
+    return min(ranges) <= walk_rows and figures["matches"] * share <= current_app.config["API_SORT_ROWS"] / 2
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
