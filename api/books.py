@@ -189,9 +189,10 @@ def list_books(args):
     """Books matching every given filter, `limit` at a time. Follow `next_cursor`
     (same filters and sort) until it is null to visit each matching book exactly once;
     a page may hold fewer than `limit` books (even none) before the end, when the matches
-    are sparse in the sort order. `total` is exact when at most 1,000 books match (and always
-    without filters other than category and include_removed); above, or when the planner
-    expects over 2,000, it is the planner's estimate and `total_is_estimate` is true."""
+    are sparse in the sort order. `total` is exact when the page's plan saw every match, when
+    at most 1,000 of at most 5,000 books in the walked range match, and always without filters
+    other than category and include_removed; otherwise it is an estimate (the share of matches
+    met, or the planner's) and `total_is_estimate` is true."""
     return book_page(args)
 
 

@@ -100,10 +100,10 @@ def page_schema(name: str, item_schema: type[Schema], noun: str) -> type[Schema]
         "next_cursor": fields.String(allow_none=True,
                                      metadata=doc("Pass as cursor for the next page; null on the last.")),
         "total": fields.Integer(required=True, metadata=doc(
-            f"{noun} matching the filters, over all pages: exact up to 1,000, an estimate above"
+            f"{noun} matching the filters, over all pages: exact, or an estimate for large listings"
             " (see total_is_estimate).")),
         "total_is_estimate": fields.Boolean(required=True, metadata=doc(
-            "true when total is the planner's estimate (more than 1,000 matches), false when it is exact.")),
+            "true when total is an estimate (counting would read too many rows), false when it is exact.")),
     }, name=name)
 
 
