@@ -1,22 +1,16 @@
-"""Read-only JSON API over the crawled data: ``create_app()``.
-
-    flask --app api run                  # development (add --debug)
-    gunicorn "api:create_app()"          # production
-
-It imports nothing from ``crawler/``: the two meet only in the schema
-(``migrations/``). Configuration comes from the environment (api/settings.py,
-docs/api.md).
-"""
+"""Read-only JSON API over the crawled data (docs/api.md): ``flask --app api run`` in development,
+``gunicorn "api:create_app()"`` in production. It imports nothing from ``crawler/``: the two meet only in the
+schema (``migrations/``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from api import (auth, books, brief, caching, categories, crawls, dashboard, db, docs, errors, health, limits, metrics,
-                 ml, paging, request_log, settings, stats, tokens, users, vitibrasil)
+from api import auth, books, brief, caching, crawls, db, docs, errors, health, limits, metrics, ml, paging, settings
+from api import stats, users, vitibrasil
 
-BLUEPRINTS = (auth.bp, health.bp, books.bp, categories.bp, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
-              docs.bp, docs.assets, metrics.bp, dashboard.bp)
+BLUEPRINTS = (auth.bp, health.bp, books.bp, stats.categories, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
+              docs.bp, docs.assets, metrics.bp, docs.dashboard)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -26,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check_secret(app.config)
     app.json.sort_keys = False  # keep the schemas' field order
     # No module here relies on another's hooks: a request's path is api/operation.py.
-    for module in (request_log, db, errors, tokens, users, paging, caching, limits):
+    for module in (metrics, db, errors, auth, users, paging, caching, limits):
         module.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -1,15 +1,15 @@
-"""``/api/v1/openapi.json`` and ``/api/v1/docs``: the OpenAPI document, and
-Swagger UI over it (Authorize with a bearer token, "Try it out").
-
-Swagger UI's scripts and styles come from the flask-swagger-ui package, served
-by this app under ``/api/v1/docs/``: no CDN, so the page works on a private
-network. The hand-rolled ``@operation`` layer stays (not flask-smorest): see
-docs/api.md, "Interactive documentation".
+"""The pages this app serves: ``/api/v1/openapi.json``, Swagger UI over it at ``/api/v1/docs`` (docs/api.md,
+"Interactive documentation"), and the dashboard at ``/dashboard/`` (docs/dashboard.md). Their scripts and styles
+are served from installed packages (flask-swagger-ui, plotly's offline bundle), not a CDN: they work on a private
+network. The dashboard draws from API answers only, so it has no database role and goes through the API's limits.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+import importlib.util
+from pathlib import Path
+
+from flask import Blueprint, current_app, send_file, send_from_directory
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from api import openapi
@@ -49,3 +49,22 @@ def docs_page():
     with an access token from POST /api/v1/auth/login, then "Try it out" on any operation."""
     page = current_app.view_functions["swagger_ui.show"]()
     return current_app.response_class(page, mimetype="text/html")
+
+
+dashboard = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+ASSETS = Path(__file__).with_name("dashboard_assets")
+# Located without importing plotly: the web process needs the file, not the Python package.
+PLOTLY_JS = Path(importlib.util.find_spec("plotly").submodule_search_locations[0]) / "package_data" / "plotly.min.js"
+PLOTLY_MAX_AGE = 7 * 86400  # versioned by the package: a deploy that upgrades it changes its ETag too
+
+
+@dashboard.get("/")
+def page():
+    return send_from_directory(ASSETS, "index.html", max_age=0)
+
+
+@dashboard.get("/assets/<path:name>")
+def asset(name: str):
+    if name == "plotly.min.js":
+        return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=PLOTLY_MAX_AGE)
+    return send_from_directory(ASSETS, name, max_age=0)

@@ -49,7 +49,7 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
 
         @functools.wraps(view)
         def handle(**path):
-            # 1. Authentication: the token, and its user read in autocommit (api/tokens.py).
+            # 1. Authentication: the token, and its user read in autocommit (api/auth.py).
             if auth:
                 verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
             # 2. Data version and ETag: a 304, or the answer kept for this ETag, without touching the data.
