@@ -81,33 +81,11 @@ def unauthorized(code: str, message: str):
     return error_response(401, message, code=code, headers={"WWW-Authenticate": challenge})
 
 
-@jwt.user_lookup_loader
-def _load_user(_header: dict, payload: dict):
-    return users.find_active(payload["sub"])
-
-
-@jwt.user_lookup_error_loader
-def _user_gone(_header, _payload):
-    return unauthorized("invalid_token", "the token's user is disabled or unknown")
-
-
-@jwt.unauthorized_loader
-def _missing(reason: str):
-    return unauthorized("missing_token", f"a Bearer token is required: {reason}")
-
-
-@jwt.invalid_token_loader
-def _invalid(reason: str):
-    return unauthorized("invalid_token", f"invalid token: {reason}")
-
-
-@jwt.expired_token_loader
-def _expired(_header, _payload):
-    return unauthorized("token_expired", "the token has expired")
-
-
-@jwt.revoked_token_loader
-@jwt.needs_fresh_token_loader
-@jwt.token_verification_failed_loader
-def _rejected(_header, _payload):
-    return unauthorized("invalid_token", "the token was rejected")
+# Every way a token can fail, as a JSON 401.
+jwt.user_lookup_loader(lambda _header, payload: users.find_active(payload["sub"]))
+jwt.user_lookup_error_loader(lambda *_: unauthorized("invalid_token", "the token's user is disabled or unknown"))
+jwt.unauthorized_loader(lambda reason: unauthorized("missing_token", f"a Bearer token is required: {reason}"))
+jwt.invalid_token_loader(lambda reason: unauthorized("invalid_token", f"invalid token: {reason}"))
+jwt.expired_token_loader(lambda *_: unauthorized("token_expired", "the token has expired"))
+for _loader in (jwt.revoked_token_loader, jwt.needs_fresh_token_loader, jwt.token_verification_failed_loader):
+    _loader(lambda *_: unauthorized("invalid_token", "the token was rejected"))

@@ -1,13 +1,5 @@
-"""The endpoint names of the books challenge's brief, as aliases: each runs the code
-of its long form (api/books.py, api/stats.py), with the same paging, errors and ETags.
-
-    /api/v1/books/search?title=&category=  = /api/v1/books?q=&category=
-    /api/v1/books/top-rated                = /api/v1/books?sort=-rating
-    /api/v1/books/price-range?min=&max=    = /api/v1/books?min_price=&max_price=
-    /api/v1/stats/overview                 = /api/v1/stats
-
-The brief's POST /api/v1/scraping/trigger is left out: crawls belong to the worker (docs/api.md).
-"""
+"""The endpoint names of the books challenge's brief (docs/api.md), as aliases running the code of their long
+form (api/books.py, api/stats.py), with the same paging, errors and ETags."""
 
 from __future__ import annotations
 

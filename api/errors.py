@@ -27,16 +27,10 @@ class ApiError(Exception):
         self.status, self.message, self.errors, self.code, self.headers = status, message, errors, code, headers
 
 
-def error_body(status: int, message: str, errors: dict | None = None, *, code: str | None = None) -> dict:
-    body = {"status": status, "error": code or status_code(status), "message": message}
-    if errors:
-        body["errors"] = errors
-    return _error_schema.dump(body)
-
-
 def error_response(status: int, message: str, errors: dict | None = None, *,
                    code: str | None = None, headers: dict | None = None):
-    response = jsonify(error_body(status, message, errors, code=code))
+    body = {"status": status, "error": code or status_code(status), "message": message}
+    response = jsonify(_error_schema.dump({**body, "errors": errors} if errors else body))
     response.status_code = status
     response.headers.update(headers or {})
     return response

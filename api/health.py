@@ -1,8 +1,5 @@
-"""``/api/v1/health``: is the database there, and is each spider's data fresh.
-
-Anyone sees status and freshness; a valid token adds the runs themselves
-(counts, finish reasons, arguments), which name internal start URLs.
-"""
+"""``/api/v1/health``: is the database there, and is each spider's data fresh. A valid token adds the runs
+themselves, which name internal start URLs."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Each request timed once, for its log line and its Prometheus samples; ``GET /metrics`` (docs/api.md, "Metrics").
-
-Logger ``api.requests`` writes one line per request in the format of every process (``LOG_FORMAT``). The request
-id is the caller's ``X-Request-ID`` when it looks like one (Heroku's router sets one), else a new one, and goes
-back on the response. Timing hangs on Flask's request_started / request_finished signals, not on hooks, so no
-hook's order or early answer can skip it. Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR``
-(gunicorn.conf.py) makes a scrape add up every worker's samples.
-"""
+"""Each request timed once, for its log line (logger ``api.requests``) and its Prometheus samples, on Flask's
+request signals so that no hook can skip it; ``GET /metrics`` adds up every worker's samples (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -33,6 +27,7 @@ from migrations import DatabaseUnavailable, logs
 bp = Blueprint("metrics", __name__)
 logger = logging.getLogger("api.requests")
 
+# A request's id: the caller's X-Request-ID (Heroku's router sets one) when it looks like one; sent back.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")  # crawl_runs' counts

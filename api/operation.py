@@ -1,14 +1,6 @@
-"""``@operation``: an endpoint's request pipeline, declared once.
-
-    @bp.get("")
-    @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
-    def list_books(args): ...
-
-``handle`` below is the whole path of a request to an operation, in order:
-authentication, data version and ETag (a 304 or a cached answer), snapshot,
-argument parsing, the view, the dump, caching. The declaration stays on the
-view for the OpenAPI document (api/openapi.py).
-"""
+"""``@operation``: an endpoint's request pipeline, declared once on its view, e.g.
+``@operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))``. ``handle`` below is a
+request's whole path; the declaration stays on the view for the OpenAPI document (api/openapi.py)."""
 
 from __future__ import annotations
 

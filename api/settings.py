@@ -1,10 +1,4 @@
-"""Configuration from the environment; secrets come from nowhere else.
-
-Development (``FLASK_DEBUG=1``, ``flask run --debug``, ``API_ENV=development``)
-and testing (``TESTING=True`` or ``API_ENV=testing``) may run without
-``JWT_SECRET_KEY``: a random per-process key is used and every restart
-invalidates tokens. Anywhere else a missing or short key stops the app.
-"""
+"""Configuration from the environment (docs/api.md, "Configuration"); secrets come from nowhere else."""
 
 from __future__ import annotations
 
@@ -26,6 +20,7 @@ class ConfigurationError(RuntimeError):
 
 
 def from_environment() -> dict:
+    """Every variable and its meaning: docs/api.md, "Configuration"."""
     env = os.environ
     return {
         "API_ENV": env.get("API_ENV", "production"),
@@ -33,33 +28,24 @@ def from_environment() -> dict:
         "DATABASE_URL": env.get("API_DATABASE_URL") or env.get("DATABASE_URL"),
         # The CLI writes users: the owner's URL, not the read-only one the API may run under.
         "ADMIN_DATABASE_URL": env.get("DATABASE_URL"),
-        # Per process; more threads than connections wait up to API_DB_POOL_TIMEOUT seconds (api/db.py).
         "DB_POOL_MAX": int(env.get("API_DB_POOL_MAX", "4")),
         "DB_POOL_TIMEOUT": float(env.get("API_DB_POOL_TIMEOUT", "10")),
-        # Seconds a statement of the API may run before it is cancelled and answered 503 (api/db.py).
         "API_STATEMENT_TIMEOUT": float(env.get("API_STATEMENT_TIMEOUT", "2")),
-        # Rows a listing may walk in sort order, and matches it may gather to sort (api/books.py).
         "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "50000")),
         "API_SORT_ROWS": int(env.get("API_SORT_ROWS", "5000")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_REFRESH_TOKEN_EXPIRES", "2592000"))),
-        # Larger bodies are refused with a 413 before they are read (the login body is ~100 bytes).
         "MAX_CONTENT_LENGTH": int(env.get("API_MAX_BODY_BYTES", "16384")),
-        # api/limits.py: limits in flask-limiter's notation, "10 per minute; 100 per hour".
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour"),
         "LOGIN_USER_RATE_LIMIT": env.get("LOGIN_USER_RATE_LIMIT", "5 per minute; 30 per hour"),
-        # api/limits.py: refused logins, and logins waiting for the password check, are held at most this
-        # long, on at most this many threads per process (gunicorn.conf.py's GUNICORN_THREADS leaves room).
         "LOGIN_HOLD_SECONDS": float(env.get("LOGIN_HOLD_SECONDS", "1")),
         "LOGIN_HOLD_THREADS": int(env.get("LOGIN_HOLD_THREADS", "40")),
-        # Shared between processes and dynos when Redis is there (Heroku Redis sets REDIS_URL).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or env.get("REDIS_URL") or "memory://",
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "HEALTH_MAX_AGE": int(env.get("HEALTH_MAX_AGE", "172800")),
         "HEALTH_MAX_AGES": {name[len(MAX_AGE_PREFIX):].lower(): int(value) for name, value in env.items()
                             if name.startswith(MAX_AGE_PREFIX) and re.fullmatch(r"\d+", value)},
-        # Bearer token of GET /metrics (api/metrics.py); unset, /metrics is off.
         "METRICS_TOKEN": env.get("METRICS_TOKEN"),
     }
 
@@ -69,7 +55,8 @@ def is_relaxed(config: dict) -> bool:
 
 
 def check_secret(config: dict) -> None:
-    """Refuse a missing or short JWT secret outside development and testing."""
+    """Refuse a missing or short JWT secret outside development and testing (``DEBUG``, ``TESTING`` or
+    ``API_ENV=development|testing``), where a missing one is a random key per process."""
     secret = config.get("JWT_SECRET_KEY") or ""
     if len(secret.encode()) >= MIN_SECRET_BYTES:
         return

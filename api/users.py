@@ -1,8 +1,5 @@
-"""API users: lookup, password check, and the ``create-user``/``disable-user`` CLI.
-
-The API reads users through its read-only connection; the CLI writes through
-``ADMIN_DATABASE_URL`` (the owner's ``DATABASE_URL``), migrating first.
-"""
+"""API users: lookup, password check (through the API's read-only connection), and the ``create-user`` /
+``disable-user`` CLI (through the owner's ``ADMIN_DATABASE_URL``)."""
 
 from __future__ import annotations
 
@@ -53,20 +50,20 @@ def init_app(app) -> None:
     app.cli.add_command(disable_user)
 
 
-def _admin_connection():
+def _write(statement: str, params: tuple) -> int:
+    """Rows ``statement`` changed, through the owner's DATABASE_URL (the API's own may be read-only), migrated first."""
+    config = current_app.config
     try:
-        config = current_app.config  # the owner's DATABASE_URL: the API's own may be read-only
         conn = migrations.connect(migrations.database_url(config["ADMIN_DATABASE_URL"] or config["DATABASE_URL"]))
         migrations.migrate(conn)  # also one line when the migrations lock is held past MIGRATION_LOCK_TIMEOUT
     except migrations.DatabaseUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    return conn
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return sys.stdin.readline().rstrip("\r\n")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.rowcount
+    finally:
+        conn.close()
 
 
 @click.command("create-user")
@@ -74,21 +71,20 @@ def _read_password() -> str:
 @with_appcontext
 def create_user(username: str) -> None:
     """Create an API user; the password comes from stdin, or a prompt on a terminal."""
-    password = _read_password()
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    conn = _admin_connection()
     try:
-        with conn, conn.cursor() as cur:
-            cur.execute("INSERT INTO api_users (username, password_hash) VALUES (%s, %s)",
-                        (username, generate_password_hash(password)))
+        _write("INSERT INTO api_users (username, password_hash) VALUES (%s, %s)",
+               (username, generate_password_hash(password)))
     except psycopg2.errors.UniqueViolation:
         raise click.ClickException(f"user {username!r} already exists") from None
     except psycopg2.errors.CheckViolation:
         raise click.ClickException(
             f"invalid user name {username!r}: letters, digits and _ . @ -, at most 64 characters") from None
-    finally:
-        conn.close()
     click.echo(f"created user {username}")
 
 
@@ -97,13 +93,6 @@ def create_user(username: str) -> None:
 @with_appcontext
 def disable_user(username: str) -> None:
     """Disable an API user: their tokens stop working at once."""
-    conn = _admin_connection()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("UPDATE api_users SET active = false WHERE username = %s", (username,))
-            found = cur.rowcount == 1
-    finally:
-        conn.close()
-    if not found:
+    if _write("UPDATE api_users SET active = false WHERE username = %s", (username,)) != 1:
         raise click.ClickException(f"no user {username!r}")
     click.echo(f"disabled user {username}")

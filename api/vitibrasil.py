@@ -1,10 +1,5 @@
 """``/api/v1/vitibrasil``: Embrapa's grape, wine and derivatives statistics (datasets, then their figures).
-
-Observations come by (year, id): a year's rows in the order the site lists
-them (a category row, then its items). JSON pages follow a keyset cursor as
-books do (api/paging.py); ``format=csv`` is one streamed file of every matching
-row (api/csvstream.py). Answers depend only on the 'vitibrasil' data version.
-"""
+Observations come by (year, id): a year's rows in the site's order (a category row, then its items)."""
 
 from __future__ import annotations
 
