@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import auth, books, brief, caching, crawls, db, docs, errors, health, limits, metrics, ml, paging, settings
-from api import stats, users, vitibrasil
+from api import (auth, books, brief, caching, crawls, db, docs, errors, limits, metrics, ml, paging, settings, stats,
+                 users, vitibrasil)
 
-BLUEPRINTS = (auth.bp, health.bp, books.bp, stats.categories, stats.bp, crawls.bp, ml.bp, vitibrasil.bp, brief.bp,
-              docs.bp, docs.assets, metrics.bp, docs.dashboard)
+BLUEPRINTS = (auth.bp, crawls.health_bp, books.bp, stats.categories, stats.bp, crawls.bp, ml.bp, vitibrasil.bp,
+              brief.bp, docs.bp, docs.assets, metrics.bp, docs.dashboard)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -1,6 +1,6 @@
 """``@operation``: an endpoint's request pipeline, declared once on its view, e.g.
 ``@operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))``. ``handle`` below is a
-request's whole path; the declaration stays on the view for the OpenAPI document (api/openapi.py)."""
+request's whole path; the declaration stays on the view for the OpenAPI document (api/docs.py)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from api.openapi import NOT_OPERATIONS
+from api.docs import NOT_OPERATIONS
 from api.schemas.books import BooksQuery
 from api.schemas.common import CURSOR_PATTERN, TEXT_PATTERN
 from api.schemas.vitibrasil import DATASETS
