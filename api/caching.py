@@ -66,7 +66,7 @@ def init_app(app) -> None:
 
 def data_versions(scopes) -> tuple:
     """((scope, version), ...) of ``scopes`` (0: never moved, or emptied): as read with the token's
-    user (api/users.py), or in one small query."""
+    user (api/auth.py), or in one small query."""
     known = g.pop(VERSIONS, None)
     if known is None:
         known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}
