@@ -33,17 +33,17 @@ class LoginSchema(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 1024))
 
 
-class TokenPairSchema(Schema):
+class AccessTokenSchema(Schema):
     access_token = fields.String(required=True)
-    refresh_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata=doc("Always Bearer."))
     expires_in = fields.Integer(required=True, metadata=doc("Lifetime of the access token, in seconds."))
 
 
-class AccessTokenSchema(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True)
-    expires_in = fields.Integer(required=True)
+class TokenPairSchema(AccessTokenSchema):
+    refresh_token = fields.String(required=True)
+
+    class Meta:
+        fields = ("access_token", "refresh_token", "token_type", "expires_in")  # the order of the answer
 
 
 def init_app(app) -> None:

@@ -100,6 +100,9 @@ _RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 # Routes that are not API operations, left out on purpose: Swagger UI's page and assets, Prometheus' scrape,
 # the dashboard's page and assets.
 NOT_OPERATIONS = {"swagger_ui.show", "metrics.metrics", "dashboard.page", "dashboard.asset"}
+CACHE_HEADERS = {"ETag": "Strong validator of this answer (data version and request).",
+                 "Cache-Control": "private, no-cache: revalidate with If-None-Match.",
+                 "X-Data-Version": "The data versions this answer reflects, e.g. books=42."}
 _ERROR_TEXT = {400: "Invalid or unknown parameters", 401: "Missing, invalid or expired token",
                404: "No such resource", 413: "Request body too large", 429: "Too many requests (see Retry-After)",
                503: "Database unavailable"}
@@ -146,12 +149,7 @@ def _describe_caching(operations: dict) -> None:
         operation["description"] += ("\n\nSend the `ETag` of an earlier answer as `If-None-Match`: 304, no body,"
                                      " while the data it came from is unchanged (token still checked).")
         operation["responses"]["200"]["headers"] = {
-            "ETag": {"description": "Strong validator of this answer (data version and request).",
-                     "schema": {"type": "string"}},
-            "Cache-Control": {"description": "private, no-cache: revalidate with If-None-Match.",
-                              "schema": {"type": "string"}},
-            "X-Data-Version": {"description": "The data versions this answer reflects, e.g. books=42.",
-                               "schema": {"type": "string"}}}
+            name: {"description": text, "schema": {"type": "string"}} for name, text in CACHE_HEADERS.items()}
         operation["responses"]["304"] = {"description": "Not modified: the If-None-Match ETag is current."}
 
 
@@ -171,11 +169,7 @@ def _path(rule) -> tuple[str, list[dict]]:
 
 def _operation(declared, endpoint: str, path_parameters: list[dict]) -> dict:
     content = {"application/json": {"schema": declared.response}} if declared.response else {}
-    statuses = {400, *declared.errors}
-    if declared.auth:
-        statuses.add(401)
-    if path_parameters:
-        statuses.add(404)
+    statuses = {400, *declared.errors, *([401] if declared.auth else []), *([404] if path_parameters else [])}
     result = {
         "operationId": endpoint.replace(".", "_"),
         "tags": [endpoint.split(".")[0]],

@@ -57,8 +57,7 @@ def init_app(app) -> None:
         # The query's shape (which parameters, which sort), not its values: what to look for in the plans.
         shape = "&".join(sorted(k if k != "sort" else f"sort={v}" for k, v in request.args.items()))
         logger.warning("statement timeout: %s %s?%s", request.method, request.path, shape)
-        return error_response(503, "the query took too long; retry later or narrow it",
-                              headers={"Retry-After": "2"})
+        return error_response(503, "the query took too long; retry later or narrow it", headers={"Retry-After": "2"})
 
     @app.errorhandler(DatabaseUnavailable)
     @app.errorhandler(psycopg2.OperationalError)

@@ -75,12 +75,10 @@ _STORE = "ml.serving"
 
 
 def _version(row: dict, horizons: list[dict]) -> dict:
-    return {**row,
-            "training_data": {k: row[k] for k in ("crawl_run_ids", "data_version", "train_size", "heldout_size")},
+    """A version's row as ModelVersionSchema nests it (the schema dumps the fields it declares, nothing else)."""
+    return {**row, "training_data": row, "horizons": horizons or None,
             "metrics": {"model": {"mae": row["model_mae"], "mape": row["model_mape"]},
-                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}},
-            "horizons": [{k: h[k] for k in ("scenario", "horizon", "serves", "strongest_naive", "ratio",
-                                            "ratio_low", "ratio_high")} for h in horizons] or None}
+                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}}}
 
 
 @bp.get("/models")
@@ -98,8 +96,7 @@ def list_models():
     for name, model in MODELS.items():
         versions = [_version(r, [h for h in horizons if h["version_id"] == r["id"]]) for r in rows if r["name"] == name]
         active = next((v["version"] for v in versions if v["status"] == "active"), None)
-        models.append({"name": name, "description": model.description, "active_version": active,
-                       "versions": versions})
+        models.append({"name": name, "description": model.description, "active_version": active, "versions": versions})
     return {"models": models}
 
 

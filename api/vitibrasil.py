@@ -122,6 +122,8 @@ class TotalListSchema(Schema):
 
 
 KEY = ("year", "id")
+FILTERS = {"dataset": "dataset = %s", "year": "year = %s", "from_year": "year >= %s", "to_year": "year <= %s",
+           "category": "category = %s", "item": "item = %s"}  # query argument -> its condition
 CSV_COLUMNS = ("dataset", "year", "category", "item", "is_category", "quantity", "value_usd", "unit")
 
 
@@ -132,16 +134,6 @@ def list_datasets():
     return {"items": fetch_all(
         "SELECT name, label, unit, kind, first_year, last_year, row_count, last_updated"
         " FROM api.vitibrasil_datasets ORDER BY opcao, subopcao NULLS FIRST")}
-
-
-def _filters(args: dict) -> tuple[list[str], list]:
-    where, params = [], []
-    for name, condition in (("dataset", "dataset = %s"), ("year", "year = %s"), ("from_year", "year >= %s"),
-                            ("to_year", "year <= %s"), ("category", "category = %s"), ("item", "item = %s")):
-        if name in args:
-            where.append(condition)
-            params.append(args[name])
-    return where, params
 
 
 @bp.get("/observations")
@@ -157,7 +149,8 @@ def list_observations(args):
     if dataset is None:
         raise ApiError(400, "invalid query parameter(s): dataset",
                        {"dataset": ["Unknown dataset: see /api/v1/vitibrasil/datasets."]})
-    where, params = _filters(args)
+    given = [name for name in FILTERS if name in args]
+    where, params = [FILTERS[name] for name in given], [args[name] for name in given]
     if args["format"] == "csv":
         chunks = csvstream.rows(f"SELECT {', '.join(CSV_COLUMNS)} FROM api.vitibrasil_observations"
                                 f" WHERE {paging.where_sql(where)} ORDER BY year, id", params, name="vitibrasil_csv")
