@@ -12,14 +12,12 @@ from flask_jwt_extended import get_jwt_identity
 import migrations
 from api.db import fetch_all, get_db
 from api.operation import operation
-from api.schemas.crawls import CrawlListSchema, CrawlsQuery, HealthSchema
+from api.schemas.crawls import CrawlListSchema, CrawlRunSchema, CrawlsQuery, HealthSchema
 
 bp = Blueprint("crawls", __name__, url_prefix="/api/v1/crawls")
 health_bp = Blueprint("health", __name__, url_prefix="/api/v1/health")
 
-CRAWL_COLUMNS = ("id, spider, status, args, started_at, finished_at, finish_reason, complete,"
-                 " inserted, updated, unchanged, removed, rejected, duplicates,"
-                 " pages, items, staged, rate, expected, eta, progress_at")
+CRAWL_COLUMNS = tuple(CrawlRunSchema().fields)  # crawl_runs' columns a run is shown with
 BOOKS_SPIDER = "books"  # the spider whose runs fill books (crawl_runs.spider)
 
 
@@ -33,7 +31,7 @@ def list_crawls(args):
         if column in args:
             where.append(f"{column} = %s")
             params.append(args[column])
-    rows = fetch_all(f"SELECT {CRAWL_COLUMNS} FROM crawl_runs WHERE {' AND '.join(where)}"
+    rows = fetch_all(f"SELECT {', '.join(CRAWL_COLUMNS)} FROM crawl_runs WHERE {' AND '.join(where)}"
                      " ORDER BY started_at DESC, id DESC LIMIT %s", (*params, args["limit"]))
     return {"items": rows}
 
@@ -42,7 +40,7 @@ def last_runs(spider: str | None = None) -> dict[str, dict]:
     """spider -> its "last" run, last "complete" run and last "ended" run (absent: none yet), and
     "success_at" (its last finished run's end), from the crawl_freshness view (0014)."""
     rows = fetch_all(
-        f"SELECT k.kind, f.last_success_at, {', '.join('r.' + c for c in CRAWL_COLUMNS.split(', '))}"
+        f"SELECT k.kind, f.last_success_at, {', '.join('r.' + c for c in CRAWL_COLUMNS)}"
         " FROM crawl_freshness f CROSS JOIN LATERAL (VALUES ('last', f.last_run_id),"
         " ('complete', f.last_complete_run_id), ('ended', f.last_ended_run_id)) k (kind, id)"
         " JOIN crawl_runs r ON r.id = k.id WHERE %s::text IS NULL OR f.spider = %s", (spider, spider))

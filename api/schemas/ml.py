@@ -1,4 +1,4 @@
-"""The training data: its features, rows and query."""
+"""The training data (features, rows, query), the price models and their predictions."""
 
 from __future__ import annotations
 
