@@ -30,6 +30,7 @@ BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_
                 " last_run_id")
 # What a walk index carries besides its key (0016_bounded_listings.sql): every row filter but the title's.
 WALK_COLUMNS = ("category_id", "price", "rating", "availability", "removed_at")
+SHARE_SEEN = 10  # matches a walk must meet for their share to estimate a total
 BOOK_ID = "<int(max=2147483647):book_id>"  # books.id is an integer: larger ids are simply absent
 # Sort field -> keyset columns; only these names ever reach the SQL text.
 SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
@@ -41,11 +42,12 @@ class Filters:
     """A listing's conditions on books, by the part they play in its plans (module docstring)."""
     key: list[str] = field(default_factory=list)  # on the walk index's key: category_id, the sort column's range
     rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
-    index: list[str] = field(default_factory=list)  # what only narrows a count (the title's rarest trigram)
+    title: list[str] = field(default_factory=list)  # the title search: checked on each row, as rows are
+    index: list[str] = field(default_factory=list)  # what stands for it in the planner's figures (the rarest trigram)
     trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
     categories: list[int] | None = None  # the walk's range: these categories (None: all) ...
     bounded: bool = False  # ... entered and left at bounds on the sort column
-    params: dict = field(default_factory=lambda: {"key": [], "rows": [], "index": []})
+    params: dict = field(default_factory=lambda: {"key": [], "rows": [], "title": [], "index": []})
 
     def add(self, part: str, condition: str, *params) -> None:
         getattr(self, part).append(condition)
@@ -76,7 +78,7 @@ def _filters(args: dict) -> Filters:
                     "availability > 0" if args["in_stock"] else "availability = 0")
         filters.bounded |= sort == "availability"
     if "q" in args:
-        filters.add("rows", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
+        filters.add("title", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
             trigrams = _trigrams(args["q"])
             filters.trigrams = trigrams["all"]
@@ -87,13 +89,34 @@ def _filters(args: dict) -> Filters:
 
 
 def _trigrams(q: str) -> dict:
-    """q's trigrams, rarest first by the index's statistics, and how many titles hold the rarest:
-    {"all": [...], "share": fraction of titles (0 when not among the most common ones)}."""
+    """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
+    they tell: per word of 3 letters or more, the share of its rarest trigram (0 when none is among
+    the most common ones); words together, the product; {"all": [...], "share": fraction}."""
     return paging.remember(("trigrams", q), lambda: fetch_one(
-        "SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) AS all, coalesce(min(coalesce(s.f, 0)), 0) AS share"
-        " FROM unnest(title_trigrams(lower(%s))) AS t LEFT JOIN"
-        " (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx') s ON s.e = t", (q,)))
+        "WITH stats AS (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
+        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'),"
+        " words AS (SELECT w, min(coalesce(s.f, 0)) AS share FROM regexp_split_to_table(lower(%s), '\\s+') w,"
+        "  unnest(title_trigrams(w)) t LEFT JOIN stats s ON s.e = t GROUP BY w)"
+        " SELECT (SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) FROM unnest(title_trigrams(lower(%s))) t"
+        "  LEFT JOIN stats s ON s.e = t) AS all,"
+        " (SELECT CASE WHEN bool_or(share = 0) THEN 0 ELSE coalesce(exp(sum(ln(nullif(share, 0)))), 1) END FROM words) AS share",
+        (q, q)))
+
+
+def _figures(args: dict, categories: list[int] | None) -> dict:
+    """Listed books of ``categories`` (None: all) by the summary cube (0017_dashboard.sql; a price
+    window counts its 5-pound buckets pro rata): matching every filter but the title's, and in the
+    index range of each (a walk index within the category, 0016_bounded_listings.sql)."""
+    rating = ("rating = %s", args["rating"]) if "rating" in args else ("rating >= %s", args.get("min_rating", 0))
+    stock = ("in_stock = %s", args["in_stock"]) if "in_stock" in args else ("%s", True)
+    high = float(args["max_price"]) + 0.01 if "max_price" in args else 1e12
+    return fetch_one(
+        f"SELECT coalesce(sum(books * w) FILTER (WHERE {rating[0]} AND {stock[0]}), 0) AS matches,"
+        f" coalesce(sum(books * w), 0) AS priced, coalesce(sum(books) FILTER (WHERE {rating[0]}), 0) AS rated,"
+        f" coalesce(sum(books) FILTER (WHERE NOT in_stock), 0) AS out_of_stock FROM (SELECT books, rating, in_stock,"
+        f"  greatest(0, least(5 * price_bucket + 5, %s::float8) - greatest(5 * price_bucket, %s::float8)) / 5 AS w"
+        f"  FROM api.book_cube WHERE category_id = ANY (%s) OR %s) cube",
+        (rating[1], stock[1], rating[1], high, float(args.get("min_price", 0)), categories or [], categories is None))
 
 
 def _catalogue_size(categories: list[int] | None = None) -> int:
@@ -159,12 +182,12 @@ def list_books(args):
 def book_page(args: dict) -> dict:
     """A page of the listing for loaded ``BooksQuery`` arguments (the brief's aliases, api/brief.py, too)."""
     filters = _filters(args)
-    where, params = filters.where("key", "rows", "index")
+    where, params = filters.where("key", "rows", "title", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
     page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
                        args=args, limit=args["limit"], exact_total=_summary_total(args),
                        plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
-                       planned=filters.where("key", "rows"))
+                       planned=filters.where("key", "rows", "index"))
     names = _categories()["names"]
     for book in page["items"]:
         book["category"], book["category_slug"] = names[book["category_id"]]
@@ -177,70 +200,94 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     walk (``API_SORT_ROWS`` rows in sort order, filtered); gathering every match through the
     narrowest filter's index when there are at most ``API_SORT_ROWS`` (a title search whose rarest
     trigram is that rare starts here); a long walk (``API_WALK_ROWS`` rows). When none does, the
-    rows the long walk found and a cursor resuming after it: a short page, next_cursor not null."""
+    rows the long walk found and a cursor resuming after it: a short page, next_cursor not null.
+    The total is what the plan saw: exact when it saw every match, else an estimate (_walk_total)."""
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
-    rare_title = bool(filters.trigrams) and _trigrams(args["q"])["share"] * _catalogue_size() <= sort_rows
+    # A gather that finds more than it may sort has read them for nothing: it is tried only when
+    # the statistics expect half as many (the title's trigrams, the summary cube).
+    share = _trigrams(args["q"])["share"] if filters.trigrams else 1.0
+    rare_title = bool(filters.trigrams) and share * _catalogue_size() <= sort_rows / 2
     query = (filters, columns, after, after_params, order, rows)
+    found = []
     if not rare_title:
-        found, complete, reached = _walk(*query, sort_rows, "q" in args)
+        found, complete, walked = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
-            return found, _walk_total(filters, found, complete, reached, rows), None
-    # Gathering pays only when the matches are few: not when the short walk's share of them says many.
-    if rare_title or len(found) * _catalogue_size() <= sort_rows * sort_rows:
-        # A common word's candidates are many: then another narrow filter's index range is the way in;
-        # not for words together, which few titles hold (their trigrams' intersection is small).
-        by_trigrams = rare_title or bool(filters.trigrams) and (" " in args["q"].strip() or not _narrow(args))
-        if (gathered := _gather(*query, sort_rows, by_trigrams)) is not None:
+            return found, _walk_total(filters, found, complete, walked), None
+    # Gathering pays only when the matches are few: not when the long walk, at the short one's share
+    # of matches, fills the page; and, through another filter's index, when its range is short.
+    if rare_title or len(found) * walk_rows < rows * sort_rows and _short_range(args, filters, share, walk_rows):
+        if (gathered := _gather(*query, sort_rows, rare_title)) is not None:
             return gathered
-    found, complete, reached = _walk(*query, walk_rows, "q" in args)
+    found, complete, walked = _walk(*query, walk_rows, "q" in args)
+    total = _walk_total(filters, found, complete, walked)
     if len(found) == rows or complete:
-        return found, _walk_total(filters, found, complete, reached, rows), None
+        return found, total, None
     where, params = filters.where("key")
     last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
                      f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
-    return found, None, [last[c] for c in columns]
+    return found, total, [last[c] for c in columns]
 
 
-def _walk_total(filters: Filters, found: list, complete: bool, reached: int | None, rows: int):
+def _walk_total(filters: Filters, found: list, complete: bool, walked: int) -> tuple[int, bool] | None:
     """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
-    match; else the share of matches among the rows it walked times the size of its range (the
-    catalogue or the category; unknown when the sort column is bounded) when that is above twice
-    the count cap (counting 1,001 sparse matches reads too much); else None (paging counts)."""
-    if complete and len(found) < rows:
+    match; None (paging counts) when its range (the catalogue or the category, or the planner's
+    figure for a range bounded on the sort column) holds at most ``API_SORT_ROWS`` books, a count
+    bounded like a gather; else an estimate: the share of matches among the ``walked`` rows times
+    the size of that range (the planner's estimate when the walk met fewer than SHARE_SEEN), where
+    counting might read every sparse match of a large range."""
+    if complete:
         return len(found), False
-    if reached and not filters.bounded:
-        estimate = round(len(found) / reached * _catalogue_size(filters.categories))
-        if estimate > 2 * current_app.config["API_COUNT_CAP"]:
-            return estimate, True
-    return None
+    where, params = filters.where("key")
+    size = paging.estimate("api.books", where, params) if filters.bounded else _catalogue_size(filters.categories)
+    if size <= current_app.config["API_SORT_ROWS"]:
+        return None
+    if len(found) < SHARE_SEEN:  # too few matches to tell a share: the planner's figure
+        return max(len(found), paging.estimate("api.books", *filters.where("key", "rows", "index"))), True
+    return max(len(found), round(len(found) / walked * size)), True
 
 
 def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool, int]:
     """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
     an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
-    (rows, whether the walk saw every row after the cursor, how many rows it walked to the last match)."""
+    (rows, whether the walk saw every row after the cursor, how many rows it walked: to the last
+    match of a full page, else all). Those counts walk the index again, without the filters."""
     where, params = filters.where("key")
-    checked, checked_params = filters.where("rows")
+    checked, checked_params = filters.where("rows", "title")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
-    walk = (f"SELECT {carried}, row_number() OVER (ORDER BY {order}) AS walked FROM api.books"
-            f" WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s")
+    keys = ", ".join(columns)
+    walk = f"SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
+    descending = order.endswith(" DESC")
+    reverse = ", ".join(c + ("" if descending else " DESC") for c in columns)
+    to_last = f"({keys}) {'>=' if descending else '<='} (SELECT {keys} FROM hits ORDER BY {reverse} LIMIT 1)"
     found = fetch_all(
-        f"WITH hits AS MATERIALIZED (SELECT id, walked FROM ({walk}) walk WHERE {paging.where_sql(checked)}"
-        f"  ORDER BY {order} LIMIT %s)"
-        # How far the walk went, only asked when it found too few (an InitPlan runs when first needed).
-        f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s THEN (SELECT count(*) FROM ({walk}) w) END AS walked,"
-        f"  (SELECT max(walked) FROM hits) AS reached, b.* FROM (SELECT) one"
+        f"WITH hits AS MATERIALIZED (SELECT {', '.join(dict.fromkeys(('id', *columns)))} FROM ({walk}) walk"
+        f"  WHERE {paging.where_sql(checked)} ORDER BY {order} LIMIT %s)"
+        # An InitPlan runs only when first needed: one of the two counts.
+        f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s"
+        f"  THEN (SELECT count(*) FROM (SELECT 1 FROM api.books WHERE {paging.where_sql(where + after)}"
+        f"   ORDER BY {order} LIMIT %s) w)"
+        f"  ELSE (SELECT count(*) FROM (SELECT 1 FROM api.books WHERE {paging.where_sql(where + after + [to_last])}"
+        f"   ORDER BY {order} LIMIT %s) r) END AS walked,"
+        f" b.* FROM (SELECT) one"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
         f" ORDER BY {order}",
-        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows))
-    walked = found[0]["walked"]  # None: the page is full
-    return [r for r in found if r["id"] is not None], walked is not None and walked < walk_rows, found[0]["reached"]
+        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows,
+         *params, *after_params, walk_rows))
+    walked = found[0]["walked"]
+    found = [r for r in found if r["id"] is not None]
+    return found, len(found) < rows and walked < walk_rows, walked
 
 
-def _narrow(args: dict) -> bool:
-    """Whether a filter other than the title's selects a small part of the catalogue by an index range."""
-    return bool(args.keys() & {"category", "min_price", "max_price", "rating"}) \
-        or args.get("min_rating", 0) >= 4 or args.get("in_stock") is False
+def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
+    """Whether the cube expects at most half of ``API_SORT_ROWS`` matches, and a filter other than the
+    title's selects at most ``walk_rows`` books by an index range (what a gather then reads)."""
+    figures = _figures(args, filters.categories)
+    ranges = [_catalogue_size(filters.categories)] if filters.categories is not None else []
+    ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
+    ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
+    ranges += [figures["out_of_stock"]] if args.get("in_stock") is False else []
+    expected = figures["matches"] * float(share)
+    return expected <= current_app.config["API_SORT_ROWS"] / 2 and min(ranges, default=walk_rows + 1) <= walk_rows
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
@@ -248,7 +295,7 @@ def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_tr
     (the planner's choice among the walk indexes' ranges), or ``by_trigrams`` among at most
     ``sort_rows`` candidates holding all of the title search's trigrams. As _bounded answers (with
     the number of matches); None when there are more, or more candidates."""
-    where, params = filters.where("key", "rows")
+    where, params = filters.where("key", "rows", "title")
     keys = ", ".join(dict.fromkeys(("id", *columns)))
     if by_trigrams:
         carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, "title")))

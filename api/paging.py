@@ -91,17 +91,17 @@ def _count_key(source: str, where: list[str], params: list) -> tuple:
     return source, tuple(where), json.dumps(params, default=str)
 
 
-def _estimate(source: str, where: list[str], params) -> int:
+def estimate(source: str, where: list[str], params) -> int:
     plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {where_sql(where)}", params)
     return int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"])
 
 
 def _count(source: str, where: list[str], params: list, planned: tuple | None) -> tuple[int, bool]:
     cap = current_app.config["API_COUNT_CAP"]
-    if planned and (estimate := _estimate(source, *planned)) > 2 * cap:  # well above: misestimates aside
-        return estimate, True
+    if planned and (planned_rows := estimate(source, *planned)) > 2 * cap:  # well above: misestimates aside
+        return planned_rows, True
     n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where_sql(where)} LIMIT %s) capped",
                   (*params, cap + 1))["n"]
     if n <= cap:
         return n, False
-    return max(_estimate(source, where, params), cap + 1), True
+    return max(estimate(source, where, params), cap + 1), True

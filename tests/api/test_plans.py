@@ -119,7 +119,8 @@ def test_answers_do_not_depend_on_the_plan(recorded, large_url):
         expected = _expected(conn, params)
         assert ids == expected, params
         [(total, estimated)] = totals  # one total for the listing, on every page
-        assert total == len(expected) if not estimated else total > 1_000, (params, total, len(expected))
+        assert total == len(expected) if not estimated else len(expected) / 2 <= total <= 2 * len(expected), \
+            (params, total, len(expected))
     conn.close()
     assert short
 
