@@ -26,14 +26,10 @@ BOOKS_SPIDER = "books"  # the spider whose runs fill books (crawl_runs.spider)
 def list_crawls(args):
     """Newest first, optionally of one spider or with one status. A running crawl shows its
     progress (pages, items, staged, rejected, rate, expected, eta), written at each staging flush."""
-    where, params = ["true"], []
-    for column in ("spider", "status"):
-        if column in args:
-            where.append(f"{column} = %s")
-            params.append(args[column])
-    rows = fetch_all(f"SELECT {', '.join(CRAWL_COLUMNS)} FROM crawl_runs WHERE {' AND '.join(where)}"
-                     " ORDER BY started_at DESC, id DESC LIMIT %s", (*params, args["limit"]))
-    return {"items": rows}
+    given = [column for column in ("spider", "status") if column in args]
+    where = " AND ".join(["true", *(f"{column} = %s" for column in given)])
+    return {"items": fetch_all(f"SELECT {', '.join(CRAWL_COLUMNS)} FROM crawl_runs WHERE {where} ORDER BY"
+                               " started_at DESC, id DESC LIMIT %s", (*(args[c] for c in given), args["limit"]))}
 
 
 def last_runs(spider: str | None = None) -> dict[str, dict]:
