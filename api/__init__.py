@@ -37,7 +37,7 @@ def from_environment() -> dict:
         "DB_POOL_MAX": int(env.get("API_DB_POOL_MAX", "4")),
         "DB_POOL_TIMEOUT": float(env.get("API_DB_POOL_TIMEOUT", "10")),
         "API_STATEMENT_TIMEOUT": float(env.get("API_STATEMENT_TIMEOUT", "2")),
-        "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "20000")),
+        "API_WALK_ROWS": int(env.get("API_WALK_ROWS", "10000")),
         "API_SORT_ROWS": int(env.get("API_SORT_ROWS", "5000")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=int(env.get("JWT_ACCESS_TOKEN_EXPIRES", "900"))),

@@ -79,7 +79,9 @@ def _filters(args: dict) -> Filters:
         filters.bounded |= sort == "availability"
     if "q" in args:
         filters.add("title", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
-        if len(args["q"]) >= 3 and _trigram_index():  # the index narrows, LIKE decides
+        # The index narrows, LIKE decides. Trigrams are taken here as title_trigrams(lower()) takes them in
+        # the database, which only ASCII is sure to share with Python's lower().
+        if len(args["q"]) >= 3 and args["q"].isascii() and _trigram_index():
             trigrams = _trigrams(args["q"])
             filters.trigrams = trigrams["all"]
             # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
@@ -92,38 +94,57 @@ def _trigrams(q: str) -> dict:
     """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
     they tell: per word of 3 letters or more, the share of its rarest trigram (0 when none is among
     the most common ones); words together, the product; {"all": [...], "share": fraction}."""
-    return paging.remember(("trigrams", q), lambda: fetch_one(
-        "WITH stats AS (SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        "  FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'),"
-        " words AS (SELECT w, min(coalesce(s.f, 0)) AS share FROM regexp_split_to_table(lower(%s), '\\s+') w,"
-        "  unnest(title_trigrams(w)) t LEFT JOIN stats s ON s.e = t GROUP BY w)"
-        " SELECT (SELECT array_agg(t ORDER BY coalesce(s.f, 0), t) FROM unnest(title_trigrams(lower(%s))) t"
-        "  LEFT JOIN stats s ON s.e = t) AS all,"
-        " (SELECT CASE WHEN bool_or(share = 0) THEN 0 ELSE coalesce(exp(sum(ln(nullif(share, 0)))), 1) END FROM words) AS share",
-        (q, q)))
+    frequency = paging.remember("trigram statistics", lambda: {row["e"]: row["f"] for row in fetch_all(
+        "SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
+        " FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'") if row["e"] is not None})
+    share = 1.0
+    for word in q.lower().split():
+        share *= min(frequency.get(t, 0) for t in _title_trigrams(word)) if len(word) >= 3 else 1
+    return {"all": sorted(_title_trigrams(q.lower()), key=lambda t: (frequency.get(t, 0), t)), "share": share}
+
+
+def _title_trigrams(text: str) -> set[str]:
+    """What title_trigrams(text) (0009_data_version.sql) answers, for ASCII text."""
+    return {text[i:i + 3] for i in range(len(text) - 2)}
 
 
 def _figures(args: dict, categories: list[int] | None) -> dict:
-    """Listed books of ``categories`` (None: all) by the summary cube (0017_dashboard.sql; a price
-    window counts its 5-pound buckets pro rata): matching every filter but the title's, and in the
-    index range of each (a walk index within the category, 0016_bounded_listings.sql)."""
-    rating = ("rating = %s", args["rating"]) if "rating" in args else ("rating >= %s", args.get("min_rating", 0))
-    stock = ("in_stock = %s", args["in_stock"]) if "in_stock" in args else ("%s", True)
-    high = float(args["max_price"]) + 0.01 if "max_price" in args else 1e12
-    return fetch_one(
-        f"SELECT coalesce(sum(books * w) FILTER (WHERE {rating[0]} AND {stock[0]}), 0) AS matches,"
-        f" coalesce(sum(books * w), 0) AS priced, coalesce(sum(books) FILTER (WHERE {rating[0]}), 0) AS rated,"
-        f" coalesce(sum(books) FILTER (WHERE NOT in_stock), 0) AS out_of_stock FROM (SELECT books, rating, in_stock,"
-        f"  greatest(0, least(5 * price_bucket + 5, %s::float8) - greatest(5 * price_bucket, %s::float8)) / 5 AS w"
-        f"  FROM api.book_cube WHERE category_id = ANY (%s) OR %s) cube",
-        (rating[1], stock[1], rating[1], high, float(args.get("min_price", 0)), categories or [], categories is None))
+    """Listed books of ``categories`` (None: all) by the summary cube (a price window counts its
+    5-pound buckets pro rata): matching every filter but the title's, and in the index range of
+    each (a walk index within the category, 0016_bounded_listings.sql)."""
+    low = float(args.get("min_price", 0))
+    high = float(args["max_price"]) + 0.01 if "max_price" in args else float("inf")
+    figures = {"matches": 0.0, "priced": 0.0, "rated": 0, "out_of_stock": 0}
+    for key in categories if categories is not None else [None]:
+        for rating, in_stock, bucket_low, books in _cube().get(key, ()):
+            share = max(0.0, min(bucket_low + 5, high) - max(bucket_low, low)) / 5
+            rated = rating == args["rating"] if "rating" in args else rating >= args.get("min_rating", 0)
+            figures["priced"] += books * share
+            figures["rated"] += books * rated
+            figures["out_of_stock"] += books * (not in_stock)
+            figures["matches"] += books * share * (rated and args.get("in_stock", in_stock) == in_stock)
+    return figures
 
 
-def _catalogue_size(categories: list[int] | None = None) -> int:
-    """Books stored, listed or not, in ``categories`` (None: all): the summary's exact figures."""
+def _cube() -> dict:
+    """The summary cube (0017_dashboard.sql) per data version: {category_id, or None for all:
+    [(rating, in stock, lowest price of the bucket, books), ...]}."""
+    def load():
+        cube, every = {}, {}
+        for row in fetch_all("SELECT category_id, rating, in_stock, price_bucket, books FROM api.book_cube"):
+            cell = (row["rating"], row["in_stock"], 5 * row["price_bucket"])
+            cube.setdefault(row["category_id"], []).append((*cell, row["books"]))
+            every[cell] = every.get(cell, 0) + row["books"]
+        return cube | {None: [(*cell, books) for cell, books in every.items()]}
+    return paging.remember("cube", load)
+
+
+def _catalogue_size(categories: list[int] | None = None, column: str = "every") -> int:
+    """Books stored (``every``), or listed (``listed``), in ``categories`` (None: all): the summary's
+    exact figures, kept per data version."""
     sizes = paging.remember("category sizes", lambda: {
-        row["id"]: row["every"] for row in fetch_all("SELECT id, every FROM api.category_counts")})
-    return sum(sizes.values()) if categories is None else sum(sizes.get(c, 0) for c in categories)
+        row["id"]: row for row in fetch_all("SELECT id, every, listed FROM api.category_counts")})
+    return sum(row[column] for key, row in sizes.items() if categories is None or key in categories)
 
 
 def _categories() -> dict:
@@ -155,16 +176,11 @@ def _escape_like(text: str) -> str:
 SUMMARY_FILTERS = {"category", "include_removed", "sort", "cursor", "limit"}
 
 
-def _summary_total(args: dict):
+def _summary_total(args: dict, categories: list[int] | None):
     """The exact total from the per-category summary, or None when other filters apply."""
     if not set(args) <= SUMMARY_FILTERS:
         return None
-    column = "every" if args["include_removed"] else "listed"
-    if "category" in args:
-        return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts"
-                                 " WHERE lower_name = lower(%s) OR slug = lower(%s)",
-                                 (args["category"], args["category"]))["n"]
-    return lambda: fetch_one(f"SELECT coalesce(sum({column}), 0)::bigint AS n FROM api.category_counts")["n"]
+    return lambda: _catalogue_size(categories, "every" if args["include_removed"] else "listed")
 
 
 @bp.get("")
@@ -185,7 +201,7 @@ def book_page(args: dict) -> dict:
     where, params = filters.where("key", "rows", "title", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
     page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
-                       args=args, limit=args["limit"], exact_total=_summary_total(args),
+                       args=args, limit=args["limit"], exact_total=_summary_total(args, filters.categories),
                        plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
                        planned=filters.where("key", "rows", "index"))
     names = _categories()["names"]
@@ -196,27 +212,30 @@ def book_page(args: dict) -> dict:
 
 def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list[str], after_params: list,
              order: str, rows: int) -> tuple[list[dict], tuple | None, list | None]:
-    """The page by the first of three bounded plans that answers it, as paging.page's plan: a short
-    walk (``API_SORT_ROWS`` rows in sort order, filtered); gathering every match through the
-    narrowest filter's index when there are at most ``API_SORT_ROWS`` (a title search whose rarest
-    trigram is that rare starts here); a long walk (``API_WALK_ROWS`` rows). When none does, the
-    rows the long walk found and a cursor resuming after it: a short page, next_cursor not null.
-    The total is what the plan saw: exact when it saw every match, else an estimate (_walk_total)."""
+    """The page by the first bounded plan that answers it, as paging.page's plan: a title search whose
+    trigrams the statistics expect in at most half of ``API_SORT_ROWS`` titles gathers them and
+    sorts the matches; a listing with a filter whose index range is short, and few matches expected
+    (_short_range), walks ``API_SORT_ROWS`` rows in sort order, then gathers through that range;
+    every other one walks up to ``API_WALK_ROWS`` rows in sort order, filtered, stopping at a full
+    page. When none does, the rows the long walk found and a cursor resuming after it: a short
+    page, next_cursor not null. The total is what the plan saw: exact when it saw every match,
+    else an estimate (_walk_total)."""
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
     # A gather that finds more than it may sort has read them for nothing: it is tried only when
     # the statistics expect half as many (the title's trigrams, the summary cube).
     share = _trigrams(args["q"])["share"] if filters.trigrams else 1.0
     rare_title = bool(filters.trigrams) and share * _catalogue_size() <= sort_rows / 2
     query = (filters, columns, after, after_params, order, rows)
-    found = []
-    if not rare_title:
+    if rare_title and (gathered := _gather(*query, sort_rows, True)) is not None:
+        return gathered
+    # Gathering through another filter's index pays only when its range is short and the matches few;
+    # otherwise the long walk alone, which stops at a full page as the short one does.
+    if not rare_title and _short_range(args, filters, share, walk_rows):
         found, complete, walked = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
             return found, _walk_total(filters, found, complete, walked), None
-    # Gathering pays only when the matches are few: not when the long walk, at the short one's share
-    # of matches, fills the page; and, through another filter's index, when its range is short.
-    if rare_title or len(found) * walk_rows < rows * sort_rows and _short_range(args, filters, share, walk_rows):
-        if (gathered := _gather(*query, sort_rows, rare_title)) is not None:
+        # Not when the long walk, at the short one's share of matches, fills the page.
+        if len(found) * walk_rows < rows * sort_rows and (gathered := _gather(*query, sort_rows, False)) is not None:
             return gathered
     found, complete, walked = _walk(*query, walk_rows, "q" in args)
     total = _walk_total(filters, found, complete, walked)
@@ -266,13 +285,12 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
         f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s"
         f"  THEN (SELECT count(*) FROM (SELECT 1 FROM api.books WHERE {paging.where_sql(where + after)}"
         f"   ORDER BY {order} LIMIT %s) w)"
-        f"  ELSE (SELECT count(*) FROM (SELECT 1 FROM api.books WHERE {paging.where_sql(where + after + [to_last])}"
-        f"   ORDER BY {order} LIMIT %s) r) END AS walked,"
+        f"  ELSE (SELECT count(*) FROM api.books WHERE {paging.where_sql(where + after + [to_last])}) END AS walked,"
         f" b.* FROM (SELECT) one"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
         f" ORDER BY {order}",
         (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows,
-         *params, *after_params, walk_rows))
+         *params, *after_params))
     walked = found[0]["walked"]
     found = [r for r in found if r["id"] is not None]
     return found, len(found) < rows and walked < walk_rows, walked
