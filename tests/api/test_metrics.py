@@ -4,15 +4,11 @@ request, pool and crawl series; behind METRICS_TOKEN; correct under several guni
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 import migrations
 from api.db import close_pool
 from tests.api.helpers import SECRET, assert_error, gunicorn, make_app, worker_pids
-from tests.helpers import ROOT
 
 TOKEN = "metrics-token-" + "m" * 20
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
