@@ -2,8 +2,8 @@
 ``POST /api/v1/auth/login``, one password check at a time per machine, and one hold serving both.
 
 The check is machine-wide (a flock on a file in the temp folder, per database) so that a flood from
-many addresses hashes on one core of a dyno, not on every worker's: bench/login_flood.py --distributed,
-/books p99 x2.28 with it, x5.05 without; test_limits.py's gunicorn test shows what it guarantees.
+many addresses hashes on one core of a dyno, not on every worker's (bench/login_flood.py --distributed: /books
+p99 x1.76-2.13 with it, x2.63-5.14 without); test_limits.py's gunicorn test shows what it guarantees.
 """
 
 from __future__ import annotations
