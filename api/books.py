@@ -24,7 +24,7 @@ from api.schemas.books import BookHistorySchema, BookPageSchema, BookSchema, Boo
 bp = Blueprint("books", __name__, url_prefix="/api/v1/books")
 
 TRIGRAMS = "api.title_trigram_index"
-# api.books without its category columns: the view's join is then left out (0009_data_version.sql).
+# The listing reads api.book_rows (0018_book_rows.sql): books without api.books' category join.
 BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_tax, tax, availability, rating,"
                 " review_count, description, image_url, url, first_seen_at, last_seen_at, removed_at, updated_at,"
                 " last_run_id")
@@ -200,7 +200,7 @@ def book_page(args: dict) -> dict:
     filters = _filters(args)
     where, params = filters.where("key", "rows", "title", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
-    page = paging.page("api.books", where, params, columns=columns, descending=args["sort"].startswith("-"),
+    page = paging.page("api.book_rows", where, params, columns=columns, descending=args["sort"].startswith("-"),
                        args=args, limit=args["limit"], exact_total=_summary_total(args, filters.categories),
                        plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
                        planned=filters.where("key", "rows", "index"))
@@ -242,7 +242,7 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     if len(found) == rows or complete:
         return found, total, None
     where, params = filters.where("key")
-    last = fetch_one(f"SELECT {', '.join(columns)} FROM api.books WHERE {paging.where_sql(where + after)}"
+    last = fetch_one(f"SELECT {', '.join(columns)} FROM api.book_rows WHERE {paging.where_sql(where + after)}"
                      f" ORDER BY {order} OFFSET %s LIMIT 1", (*params, *after_params, walk_rows - 1))
     return found, total, [last[c] for c in columns]
 
@@ -257,11 +257,11 @@ def _walk_total(filters: Filters, found: list, complete: bool, walked: int) -> t
     if complete:
         return len(found), False
     where, params = filters.where("key")
-    size = paging.estimate("api.books", where, params) if filters.bounded else _catalogue_size(filters.categories)
+    size = paging.estimate("api.book_rows", where, params) if filters.bounded else _catalogue_size(filters.categories)
     if size <= current_app.config["API_SORT_ROWS"]:
         return None
     if len(found) < SHARE_SEEN:  # too few matches to tell a share: the planner's figure
-        return max(len(found), paging.estimate("api.books", *filters.where("key", "rows", "index"))), True
+        return max(len(found), paging.estimate("api.book_rows", *filters.where("key", "rows", "index"))), True
     return max(len(found), round(len(found) / walked * size)), True
 
 
@@ -274,7 +274,7 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
     checked, checked_params = filters.where("rows", "title")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
     keys = ", ".join(columns)
-    walk = f"SELECT {carried} FROM api.books WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
+    walk = f"SELECT {carried} FROM api.book_rows WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
     descending = order.endswith(" DESC")
     reverse = ", ".join(c + ("" if descending else " DESC") for c in columns)
     to_last = f"({keys}) {'>=' if descending else '<='} (SELECT {keys} FROM hits ORDER BY {reverse} LIMIT 1)"
@@ -283,11 +283,11 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
         f"  WHERE {paging.where_sql(checked)} ORDER BY {order} LIMIT %s)"
         # An InitPlan runs only when first needed: one of the two counts.
         f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s"
-        f"  THEN (SELECT count(*) FROM (SELECT 1 FROM api.books WHERE {paging.where_sql(where + after)}"
+        f"  THEN (SELECT count(*) FROM (SELECT 1 FROM api.book_rows WHERE {paging.where_sql(where + after)}"
         f"   ORDER BY {order} LIMIT %s) w)"
-        f"  ELSE (SELECT count(*) FROM api.books WHERE {paging.where_sql(where + after + [to_last])}) END AS walked,"
-        f" b.* FROM (SELECT) one"
-        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books WHERE id IN (SELECT id FROM hits)) b ON true"
+        f"  ELSE (SELECT count(*) FROM api.book_rows WHERE {paging.where_sql(where + after + [to_last])})"
+        f" END AS walked, b.* FROM (SELECT) one"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.book_rows WHERE id IN (SELECT id FROM hits)) b ON true"
         f" ORDER BY {order}",
         (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows,
          *params, *after_params))
@@ -297,15 +297,17 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
 
 
 def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
-    """Whether the cube expects at most half of ``API_SORT_ROWS`` matches, and a filter other than the
-    title's selects at most ``walk_rows`` books by an index range (what a gather then reads)."""
+    """Whether a filter other than the title's selects at most ``walk_rows`` books by an index range
+    (what a gather then reads), and the cube expects at most half of ``API_SORT_ROWS`` matches."""
+    if not (filters.categories is not None or args.keys() & {"min_price", "max_price", "rating", "min_rating"}
+            or args.get("in_stock") is False):
+        return False
     figures = _figures(args, filters.categories)
     ranges = [_catalogue_size(filters.categories)] if filters.categories is not None else []
     ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
     ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
     ranges += [figures["out_of_stock"]] if args.get("in_stock") is False else []
-    expected = figures["matches"] * float(share)
-    return expected <= current_app.config["API_SORT_ROWS"] / 2 and min(ranges, default=walk_rows + 1) <= walk_rows
+    return min(ranges) <= walk_rows and figures["matches"] * share <= current_app.config["API_SORT_ROWS"] / 2
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
@@ -317,20 +319,20 @@ def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_tr
     keys = ", ".join(dict.fromkeys(("id", *columns)))
     if by_trigrams:
         carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, "title")))
-        matches = (f"candidates AS MATERIALIZED (SELECT {carried} FROM api.books"
+        matches = (f"candidates AS MATERIALIZED (SELECT {carried} FROM api.book_rows"
                    f"  WHERE title_trigrams(lower(title)) @> %s::text[] LIMIT %s),"
                    f" matches AS MATERIALIZED (SELECT {keys} FROM candidates WHERE {paging.where_sql(where + after)})")
         counted = "(SELECT count(*) FROM candidates)"
         params = (filters.trigrams, sort_rows + 1, *params, *after_params)
     else:
-        matches = (f"matches AS MATERIALIZED (SELECT {keys} FROM api.books WHERE {paging.where_sql(where + after)}"
+        matches = (f"matches AS MATERIALIZED (SELECT {keys} FROM api.book_rows WHERE {paging.where_sql(where + after)}"
                    f"  LIMIT %s)")
         counted = "(SELECT count(*) FROM matches)"
         params = (*params, *after_params, sort_rows + 1)
     found = fetch_all(
         f"WITH {matches} SELECT m.examined, m.matched, b.* FROM"
         f" (SELECT {counted} AS examined, (SELECT count(*) FROM matches) AS matched) m"
-        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.books"
+        f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.book_rows"
         f"  WHERE id IN (SELECT id FROM matches ORDER BY {order} LIMIT %s)) b ON true"
         f" ORDER BY {order}", (*params, rows))
     if found[0]["examined"] > sort_rows:

@@ -37,7 +37,8 @@ def test_role_is_nologin_and_read_only_everywhere(db):
                         "ml.book_price_features", "ml.model_versions", "ml.trainings",  # 0010_ml_models
                         "ml.wine_trade", "ml.brazil_volumes", "ml.version_horizons",  # 0015_wine_forecasts
                         "api.book_cube", "api.book_changes", "api.vitibrasil_series",
-                        "api.vitibrasil_totals"}  # 0017_dashboard
+                        "api.vitibrasil_totals",  # 0017_dashboard
+                        "api.book_rows"}  # 0018_book_rows
 
 
 def test_the_whole_api_runs_under_the_role(reader_url, catalogue, user):
