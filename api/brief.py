@@ -1,13 +1,5 @@
-"""The endpoint names of the books challenge's brief, as aliases: each runs the code
-of its long form (api/books.py, api/stats.py), with the same paging, errors and ETags.
-
-    /api/v1/books/search?title=&category=  = /api/v1/books?q=&category=
-    /api/v1/books/top-rated                = /api/v1/books?sort=-rating
-    /api/v1/books/price-range?min=&max=    = /api/v1/books?min_price=&max_price=
-    /api/v1/stats/overview                 = /api/v1/stats
-
-The brief's POST /api/v1/scraping/trigger is left out: crawls belong to the worker (docs/api.md).
-"""
+"""The endpoint names of the books challenge's brief (docs/api.md), as aliases running the code of their long
+form (api/books.py, api/stats.py), with the same paging, errors and ETags."""
 
 from __future__ import annotations
 
@@ -15,15 +7,47 @@ import dataclasses
 import functools
 
 from flask import Blueprint
+from marshmallow import validates_schema
 
 from api import books, stats
 from api.operation import operation
 from api.schemas.books import BookPageSchema, BooksQuery
-from api.schemas.brief import PriceRangeQuery, SearchQuery, TopRatedQuery
+from api.schemas.common import check_order
 
 bp = Blueprint("brief", __name__, url_prefix="/api/v1")
 
 LISTING = BooksQuery().load({})  # the long form's defaults: listed books only, by id
+
+
+def _named(field: str, key: str):
+    """BooksQuery's ``field``, sent as ``key``: the brief's queries validate and document as the listing's."""
+    renamed = BooksQuery().declared_fields[field]  # a deep copy per instance (public API)
+    renamed.data_key = key
+    return renamed
+
+
+class SearchQuery(BooksQuery):
+    q = _named("q", "title")
+
+    class Meta:
+        fields = ("q", "category", "limit", "cursor")
+
+
+class TopRatedQuery(BooksQuery):
+    class Meta:
+        fields = ("limit", "cursor")
+
+
+class PriceRangeQuery(BooksQuery):
+    min_price = _named("min_price", "min")
+    max_price = _named("max_price", "max")
+
+    class Meta:
+        fields = ("min_price", "max_price", "limit", "cursor")
+
+    @validates_schema
+    def _price_range(self, data, **kwargs):  # BooksQuery's check, under the names sent
+        check_order({"min": data.get("min_price"), "max": data.get("max_price")}, "min", "max")
 
 
 @bp.get("/books/search")

@@ -1,12 +1,6 @@
-"""HTTP caching keyed on the data version (docs/api.md "Caching"), used by api/operation.py.
-
-An operation declaring ``versions=("books",)`` depends only on those data
-versions (``api.data_versions``: books, vitibrasil, runs). Its strong ETag is
-derived from them, the API's code and the canonical request. A matching
-``If-None-Match`` gets a 304, and an answer kept for that ETag is replayed:
-both without touching the data. A merge that changes data moves the version,
-hence every ETag and cache key, on every worker and dyno at once.
-"""
+"""HTTP caching keyed on the data versions (docs/api.md, "Caching and data versions"), for api/operation.py: an
+operation's strong ETag comes from the versions it declares, the API's code and the request, so a merge that
+changes data moves every ETag and cache key, on every worker and dyno at once."""
 
 from __future__ import annotations
 
@@ -72,7 +66,7 @@ def init_app(app) -> None:
 
 def data_versions(scopes) -> tuple:
     """((scope, version), ...) of ``scopes`` (0: never moved, or emptied): as read with the token's
-    user (api/users.py), or in one small query."""
+    user (api/auth.py), or in one small query."""
     known = g.pop(VERSIONS, None)
     if known is None:
         known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}

@@ -27,16 +27,10 @@ class ApiError(Exception):
         self.status, self.message, self.errors, self.code, self.headers = status, message, errors, code, headers
 
 
-def error_body(status: int, message: str, errors: dict | None = None, *, code: str | None = None) -> dict:
-    body = {"status": status, "error": code or status_code(status), "message": message}
-    if errors:
-        body["errors"] = errors
-    return _error_schema.dump(body)
-
-
 def error_response(status: int, message: str, errors: dict | None = None, *,
                    code: str | None = None, headers: dict | None = None):
-    response = jsonify(error_body(status, message, errors, code=code))
+    body = {"status": status, "error": code or status_code(status), "message": message}
+    response = jsonify(_error_schema.dump({**body, "errors": errors} if errors else body))
     response.status_code = status
     response.headers.update(headers or {})
     return response
@@ -63,8 +57,7 @@ def init_app(app) -> None:
         # The query's shape (which parameters, which sort), not its values: what to look for in the plans.
         shape = "&".join(sorted(k if k != "sort" else f"sort={v}" for k, v in request.args.items()))
         logger.warning("statement timeout: %s %s?%s", request.method, request.path, shape)
-        return error_response(503, "the query took too long; retry later or narrow it",
-                              headers={"Retry-After": "2"})
+        return error_response(503, "the query took too long; retry later or narrow it", headers={"Retry-After": "2"})
 
     @app.errorhandler(DatabaseUnavailable)
     @app.errorhandler(psycopg2.OperationalError)

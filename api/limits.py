@@ -1,37 +1,9 @@
-"""The login defence, all of it: flask-limiter's limits on ``POST /api/v1/auth/login``, and one hold.
+"""The login defence, all of it (docs/api.md, "Login limits"): flask-limiter's limits on
+``POST /api/v1/auth/login``, one password check at a time per machine, and one hold serving both.
 
-Three limits, each from the environment in flask-limiter's notation, checked
-before any password is hashed:
-
-- ``LOGIN_RATE_LIMIT`` per client address, counting every attempt: one client
-  cannot spend the server's CPU on scrypt;
-- ``LOGIN_USER_RATE_LIMIT`` per username, counting failed attempts only (401s):
-  guessing one user's password from many addresses is slow, and a user who logs
-  in correctly is never counted;
-A breach is a 429 in the API's error shape with ``Retry-After``. A flood from
-many addresses passes both limits: one password is checked at a time per
-machine and database (``password_check``: a lock file shared by a dyno's
-gunicorn workers), before the user is read, so scrypt takes one core at most
-and the database connections stay free for the reads; a login finding it taken
-waits, then gets a 429 ("another login is being checked"). bench/login_flood.py
---distributed measured why machine-wide: with one check per process instead
-(two workers), /books' p99 rose 5.05x under the flood, against 2.06x.
-
-Both the refused login and the one waiting for the check are held (one hold):
-a refused login is answered late, not fast (a tarpit), when its window frees a
-slot or after ``LOGIN_HOLD_SECONDS``; a flooding client that waits for its
-answers then sends a few requests a second instead of thousands, and a held
-request only sleeps on a thread. At most ``LOGIN_HOLD_THREADS`` requests per
-process are held (gunicorn.conf.py gives the workers more threads than that);
-beyond, they are answered at once.
-
-Counters live in Redis when ``RATELIMIT_STORAGE_URI`` or ``REDIS_URL`` names one
-(shared by every process and dyno), else in each process's memory (each gunicorn
-worker counts on its own). If Redis fails, counting goes on in memory until it
-is back. The client address is the TCP peer, or with ``TRUSTED_PROXIES=N`` the
-address the N-th proxy from us saw (werkzeug's ProxyFix): Heroku's router is one
-proxy and appends the client it saw to ``X-Forwarded-For``, so anything a client
-puts there itself is ignored. Never trust more proxies than there are.
+The check is machine-wide (a flock on a file in the temp folder, per database) so that a flood from
+many addresses hashes on one core of a dyno, not on every worker's (bench/login_flood.py --distributed: /books
+p99 x1.76-2.13 with it, x2.63-5.14 without); test_limits.py's gunicorn test shows what it guarantees.
 """
 
 from __future__ import annotations
@@ -41,7 +13,7 @@ import hashlib
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, request
@@ -57,25 +29,25 @@ BUSY = "another login is being checked: retry in a second"
 
 
 def init_app(app: Flask) -> None:
-    if app.config["TRUSTED_PROXIES"]:
+    if app.config["TRUSTED_PROXIES"]:  # the client is who the N-th proxy from us saw (Heroku's router: 1)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0, x_host=0)
 
 
 def limited(app: Flask, login):
-    """``login`` behind the app's limits and hold (the auth blueprint registers it so, per app)."""
+    """``login`` behind the app's limits, checked before any password is hashed (the address first)."""
     config = app.config
+    # Counters in Redis when configured (shared by every process), else per process; in memory while Redis fails.
     limiter = Limiter(get_remote_address, app=app, storage_uri=config["RATELIMIT_STORAGE_URI"],
                       strategy="moving-window", headers_enabled=True, in_memory_fallback_enabled=True,
                       key_prefix=config.get("RATELIMIT_KEY_PREFIX", "books-api"), retry_after="delta-seconds",
                       on_breach=lambda limit: _hold(app, limit.reset_at))
     threads = config["LOGIN_HOLD_THREADS"]
     app.extensions[_HOLDS] = threading.BoundedSemaphore(threads) if threads > 0 else None
-    # Processes on this machine serving the same database share the check (a dyno's gunicorn workers).
     digest = hashlib.sha256((config["DATABASE_URL"] or "embedded").encode()).hexdigest()[:16]
     app.extensions[_CHECK] = threading.Lock(), Path(tempfile.gettempdir()) / f"books-api-login-{digest}.lock"
-    for limit, options in (  # checked in this order: the address first
+    for limit, options in (
             ("LOGIN_RATE_LIMIT", {"scope": "address", "error_message": "too many login attempts from this address"}),
-            ("LOGIN_USER_RATE_LIMIT", {"key_func": _username, "scope": "username",
+            ("LOGIN_USER_RATE_LIMIT", {"key_func": _username, "scope": "username",  # failures only (401s)
                                        "deduct_when": lambda response: response.status_code == 401,
                                        "error_message": "too many failed logins for this username"})):
         login = limiter.limit(lambda name=limit: config[name], **options)(login)
@@ -84,7 +56,7 @@ def limited(app: Flask, login):
 
 @contextmanager
 def _held(app: Flask):
-    """The seconds this request may be held: LOGIN_HOLD_SECONDS on a free hold thread, else 0."""
+    """How long this request may be held: LOGIN_HOLD_SECONDS on one of the LOGIN_HOLD_THREADS, else 0."""
     holds = app.extensions[_HOLDS]
     if holds is None or not holds.acquire(blocking=False):
         yield 0.0
@@ -96,37 +68,37 @@ def _held(app: Flask):
 
 
 def _hold(app: Flask, until: float) -> None:
-    """Hold a refused login until its window frees a slot."""
+    """A refused login is answered late (a tarpit), when its window frees a slot or the hold ends."""
     with _held(app) as seconds:
         time.sleep(max(0.0, min(until - time.time(), seconds)))
 
 
+def _flocked(slot) -> bool:
+    try:
+        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 @contextmanager
 def password_check():
-    """The machine's one password check at a time (this process's lock, then a flock on the shared
-    file), waited for while held; 429 if it stayed taken."""
+    """The machine's one password check (this process's lock, then the shared file's flock), waited for
+    while held; 429 if it stays taken."""
     app = current_app._get_current_object()
     check, path = app.extensions[_CHECK]
-    with _held(app) as seconds:
-        deadline = time.monotonic() + seconds
-        if not check.acquire(timeout=seconds):
-            raise ApiError(429, BUSY, headers={"Retry-After": "1"})
-        slot = open(path, "a")
-        while True:
-            try:
-                fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
+    with ExitStack() as taken:
+        with _held(app) as seconds:
+            deadline = time.monotonic() + seconds
+            if not check.acquire(timeout=seconds):
+                raise ApiError(429, BUSY, headers={"Retry-After": "1"})
+            taken.callback(check.release)
+            slot = taken.enter_context(open(path, "a"))  # closing it releases the flock
+            while not _flocked(slot):
                 if time.monotonic() >= deadline:
-                    slot.close()
-                    check.release()
-                    raise ApiError(429, BUSY, headers={"Retry-After": "1"}) from None
+                    raise ApiError(429, BUSY, headers={"Retry-After": "1"})
                 time.sleep(0.01)  # another process hashes for ~0.2 s: flock has no timeout
-    try:
         yield
-    finally:
-        slot.close()  # releases the flock
-        check.release()
 
 
 def _username() -> str:

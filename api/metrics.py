@@ -1,33 +1,18 @@
-"""``GET /metrics``: Prometheus text format, written by prometheus-client.
-
-- ``api_requests_total`` and ``api_request_duration_seconds`` (histogram) per
-  method, route (the URL rule, ``<unmatched>`` for 404s) and status;
-- ``api_db_pool_connections{state="in_use"|"idle"}`` and ``api_db_pool_max_connections``,
-  summed over the live workers, sampled at the end of each request and at a scrape;
-- per spider, its last crawl run read at scrape time (api/crawls.py, the ``crawl_freshness`` view):
-  ``crawl_last_run_status{status}`` (1 for the run's status, 0 for the others),
-  ``crawl_last_run_items{outcome}``, ``crawl_last_run_duration_seconds``,
-  ``crawl_last_run_age_seconds``, ``crawl_last_success_age_seconds`` and
-  ``crawl_last_complete_age_seconds``; while the last run is running, its progress
-  ``crawl_running_progress{measure}`` (pages, items, staged, rejected, expected, rate per second,
-  eta_seconds from now, age_seconds of the progress written at the last flush);
-  ``api_database_up`` says whether they could be read.
-
-Under several gunicorn workers ``PROMETHEUS_MULTIPROC_DIR`` (set by
-gunicorn.conf.py before any worker imports prometheus-client) makes each worker
-write its samples to files there; a scrape, whichever worker answers it, adds
-them all up. Access: ``Authorization: Bearer $METRICS_TOKEN``; without
-``METRICS_TOKEN`` the route answers 404.
-"""
+"""Each request timed once, for its log line (logger ``api.requests``) and its Prometheus samples, on Flask's
+request signals so that no hook can skip it; ``GET /metrics`` adds up every worker's samples (docs/api.md)."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
+import re
+import time
+import uuid
 from datetime import datetime, timezone
 
 import psycopg2
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request, request_finished, request_started
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
@@ -36,12 +21,15 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from api.crawls import last_runs
 from api.db import pool_usage
 from api.errors import ApiError
-from migrations import DatabaseUnavailable
+from api.schemas.crawls import CRAWL_STATUSES
+from migrations import DatabaseUnavailable, logs
 
 bp = Blueprint("metrics", __name__)
+logger = logging.getLogger("api.requests")
 
+# A request's id: the caller's X-Request-ID (Heroku's router sets one) when it looks like one; sent back.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-STATUSES = ("running", "finished", "partial", "failed", "interrupted")  # crawl_runs.status
 OUTCOMES = ("inserted", "updated", "unchanged", "removed", "rejected", "duplicates")  # crawl_runs' counts
 PROGRESS = ("pages", "items", "staged", "rejected", "expected", "rate")  # a running crawl's (0017_dashboard.sql)
 
@@ -55,11 +43,44 @@ POOL = Gauge("api_db_pool_connections", "Database connections of the API's pools
 POOL_MAX = Gauge("api_db_pool_max_connections", "Most connections the API's pools may open.",
                  multiprocess_mode="livesum", registry=_process)
 
-def observe(method: str, route: str | None, status: int, seconds: float) -> None:
-    """One answered request (api/request_log.py times it)."""
-    labels = (method if method in METHODS else "other", route or "<unmatched>", str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+
+def init_app(app: Flask) -> None:
+    if not logger.handlers:  # once per process, however many apps it creates
+        logger.addHandler(logs.handler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    request_started.connect(_start, app)
+    request_finished.connect(_finish, app)
+
+
+def _start(_app, **_extra) -> None:
+    g.request_started = time.perf_counter()
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _finish(_app, response: Response, **_extra) -> None:
+    started, request_id = g.get("request_started", time.perf_counter()), g.get("request_id") or uuid.uuid4().hex
+    response.headers["X-Request-ID"] = request_id
+    fields = {"request_id": request_id, "method": request.method,
+              "route": request.url_rule.rule if request.url_rule else None,
+              "path": request.path, "status": response.status_code}
+    sample_pool(current_app)
+
+    def record() -> None:
+        seconds = time.perf_counter() - started
+        duration_ms = round(seconds * 1000, 1)
+        logger.info("%s %s %s %sms (request %s)", fields["method"], fields["path"], fields["status"], duration_ms,
+                    request_id, extra={**fields, "duration_ms": duration_ms})
+        labels = (fields["method"] if fields["method"] in METHODS else "other", fields["route"] or "<unmatched>",
+                  str(fields["status"]))
+        REQUESTS.labels(*labels).inc()
+        LATENCY.labels(*labels).observe(seconds)
+
+    if response.is_streamed:  # when the server closes it, so the whole body is timed
+        response.call_on_close(record)
+    else:
+        record()
 
 
 def sample_pool(app) -> None:
@@ -78,19 +99,20 @@ def metrics():
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise ApiError(401, "missing or wrong metrics token", code="invalid_token",
                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    crawls = _Families(crawl_families())
+    crawls = crawl_families()
     sample_pool(current_app)  # this scrape's connection included
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(_process)
-    registry.register(crawls)
+    registry.register(_Families(crawls))
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return current_app.response_class(encode(registry), content_type=content_type)
 
 
 def crawl_families() -> list:
+    """The crawl series, per spider, from its last runs (the crawl_freshness view, read at each scrape)."""
     up = GaugeMetricFamily("api_database_up", "1 when the crawl runs could be read at this scrape.")
     try:
         spiders = last_runs()
@@ -98,51 +120,43 @@ def crawl_families() -> list:
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
-    status = GaugeMetricFamily("crawl_last_run_status", "1 for the status of the last crawl run of a spider.",
-                               labels=["spider", "status"])
-    items = GaugeMetricFamily("crawl_last_run_items", "Items of the last crawl run, by outcome.",
-                              labels=["spider", "outcome"])
-    duration = GaugeMetricFamily("crawl_last_run_duration_seconds", "Run time of the last crawl run (so far if running).",
-                                 labels=["spider"])
-    age = GaugeMetricFamily("crawl_last_run_age_seconds", "Seconds since the last crawl run ended (started, if running).",
-                            labels=["spider"])
-    success_age = GaugeMetricFamily("crawl_last_success_age_seconds",
-                                    "Seconds since the last crawl run that finished successfully.", labels=["spider"])
-    complete_age = GaugeMetricFamily("crawl_last_complete_age_seconds",
-                                     "Seconds since the last complete crawl run (the whole site seen).",
-                                     labels=["spider"])
-    progress = GaugeMetricFamily("crawl_running_progress", "Progress of the running crawl of a spider, written at"
-                                 " each staging flush (rate: items per second; eta_seconds: until its estimated end).",
-                                 labels=["spider", "measure"])
+    families = {name: GaugeMetricFamily(name, text, labels=["spider", *label]) for name, text, label in (
+        ("crawl_last_run_status", "1 for the status of the last crawl run of a spider.", ["status"]),
+        ("crawl_last_run_items", "Items of the last crawl run, by outcome.", ["outcome"]),
+        ("crawl_last_run_duration_seconds", "Run time of the last crawl run (so far if running).", []),
+        ("crawl_last_run_age_seconds", "Seconds since the last crawl run ended (started, if running).", []),
+        ("crawl_last_success_age_seconds", "Seconds since the last crawl run that finished successfully.", []),
+        ("crawl_last_complete_age_seconds", "Seconds since the last complete crawl run (the whole site seen).", []),
+        ("crawl_running_progress", "Progress of the running crawl of a spider, written at each staging flush"
+                                   " (rate: items per second; eta_seconds: until its estimated end).", ["measure"]))}
     now = datetime.now(timezone.utc)
+
+    def add(name: str, spider: str, value, *labels) -> None:
+        if value is not None:
+            families[name].add_metric([spider, *labels], value)
+
     for spider, runs in sorted(spiders.items()):
-        run = runs["last"]
+        run, complete = runs["last"], runs.get("complete")
         if run["status"] == "running" and run["progress_at"] is not None:
             for measure in PROGRESS:
-                if run[measure] is not None:
-                    progress.add_metric([spider, measure], run[measure])
+                add("crawl_running_progress", spider, run[measure], measure)
             if run["eta"] is not None:
-                progress.add_metric([spider, "eta_seconds"], max((run["eta"] - now).total_seconds(), 0))
-            progress.add_metric([spider, "age_seconds"], (now - run["progress_at"]).total_seconds())
-        for name in dict.fromkeys((*STATUSES, run["status"])):
-            status.add_metric([spider, name], int(name == run["status"]))
+                add("crawl_running_progress", spider, max((run["eta"] - now).total_seconds(), 0), "eta_seconds")
+            add("crawl_running_progress", spider, (now - run["progress_at"]).total_seconds(), "age_seconds")
+        for name in dict.fromkeys((*CRAWL_STATUSES, run["status"])):
+            add("crawl_last_run_status", spider, int(name == run["status"]), name)
         for outcome in OUTCOMES:
-            if run[outcome] is not None:
-                items.add_metric([spider, outcome], run[outcome])
-        duration.add_metric([spider], ((run["finished_at"] or now) - run["started_at"]).total_seconds())
-        age.add_metric([spider], (now - (run["finished_at"] or run["started_at"])).total_seconds())
-        complete = runs.get("complete")
-        for family, at in ((success_age, runs["success_at"]), (complete_age, complete and complete["finished_at"])):
-            if at is not None:
-                family.add_metric([spider], (now - at).total_seconds())
-    return [up, status, items, duration, age, success_age, complete_age, progress]
+            add("crawl_last_run_items", spider, run[outcome], outcome)
+        add("crawl_last_run_duration_seconds", spider, ((run["finished_at"] or now) - run["started_at"]).total_seconds())
+        add("crawl_last_run_age_seconds", spider, (now - (run["finished_at"] or run["started_at"])).total_seconds())
+        for name, at in (("crawl_last_success_age_seconds", runs["success_at"]),
+                         ("crawl_last_complete_age_seconds", complete and complete["finished_at"])):
+            add(name, spider, at and (now - at).total_seconds())
+    return [up, *families.values()]
 
 
 class _Families:
     """A collector of metric families computed for one scrape."""
 
     def __init__(self, families: list):
-        self.families = families
-
-    def collect(self):
-        return self.families
+        self.collect = lambda: families

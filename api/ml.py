@@ -1,14 +1,6 @@
-"""``/api/v1/ml``: the feature list, one model-ready row per listed book, and the
-price models (ml/) with their predictions.
-
-Training data is streamed from a server-side cursor and stamped with the last
-crawl run that changed the books (body and X-Crawl-Run-Id): the rows are the
-state that run left, so a training set can be traced to its crawl.
-
-Models are trained and registered by ``python -m ml train``; ml/ serves them
-(ml/serving.py: the active version, its artifact, the feature matrix, the
-forecasts); this module only maps HTTP onto it.
-"""
+"""``/api/v1/ml``: the feature list, one model-ready row per listed book (streamed, stamped with the last crawl
+run that changed the books, so a training set can be traced to its crawl), and the price models with their
+predictions. ml/ trains and serves them (ml/serving.py); this module maps HTTP onto it."""
 
 from __future__ import annotations
 
@@ -22,11 +14,11 @@ from api import csvstream
 from api.db import fetch_all, fetch_one, get_db
 from api.errors import ApiError
 from api.operation import operation
+from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
+                            PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 from ml import serving
 from ml.artifacts import UntrustedArtifact
 from ml.catalog import MODELS, instance_errors
-from api.schemas.ml import (FEATURES, FeatureListSchema, ModelListSchema, PredictionListSchema,
-                            PredictionRequestSchema, TrainingDataQuery, TrainingDataSchema, TrainingRowSchema)
 
 bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
 logger = logging.getLogger(__name__)
@@ -83,12 +75,10 @@ _STORE = "ml.serving"
 
 
 def _version(row: dict, horizons: list[dict]) -> dict:
-    return {**row,
-            "training_data": {k: row[k] for k in ("crawl_run_ids", "data_version", "train_size", "heldout_size")},
+    """A version's row as ModelVersionSchema nests it (the schema dumps the fields it declares, nothing else)."""
+    return {**row, "training_data": row, "horizons": horizons or None,
             "metrics": {"model": {"mae": row["model_mae"], "mape": row["model_mape"]},
-                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}},
-            "horizons": [{k: h[k] for k in ("scenario", "horizon", "serves", "strongest_naive", "ratio",
-                                            "ratio_low", "ratio_high")} for h in horizons] or None}
+                        "baseline": {"mae": row["baseline_mae"], "mape": row["baseline_mape"]}}}
 
 
 @bp.get("/models")
@@ -106,27 +96,8 @@ def list_models():
     for name, model in MODELS.items():
         versions = [_version(r, [h for h in horizons if h["version_id"] == r["id"]]) for r in rows if r["name"] == name]
         active = next((v["version"] for v in versions if v["status"] == "active"), None)
-        models.append({"name": name, "description": model.description, "active_version": active,
-                       "versions": versions})
+        models.append({"name": name, "description": model.description, "active_version": active, "versions": versions})
     return {"models": models}
-
-
-def _book_rows(instances: list[dict]) -> list[dict]:
-    """A listed book's row of the feature view, or the instance itself; 422 for an unknown book or category."""
-    ids = sorted({i["book_id"] for i in instances if "book_id" in i})
-    books = {r["book_id"]: r for r in fetch_all(
-        "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
-    categories = {r["category"] for r in fetch_all("SELECT DISTINCT category FROM ml.book_price_features")}
-    missing = {}
-    for n, i in enumerate(instances):
-        if "book_id" in i and i["book_id"] not in books:
-            missing[f"instances[{n}].book_id"] = [f"No listed book {i['book_id']}."]
-        elif "category" in i and i["category"] not in categories:
-            missing[f"instances[{n}].category"] = [f"No book of category {i['category']!r} to learn from."]
-    if missing:
-        raise ApiError(422, f"no history to predict from: {', '.join(missing)}", missing)
-    return [books[i["book_id"]] if "book_id" in i else i for i in instances]
-
 
 
 @bp.before_request
@@ -176,18 +147,18 @@ def predict(body):
         raise ApiError(400, f"invalid request body: {', '.join(errors)}", errors)
     if name != "wine_price" and "levels" in body:
         raise ApiError(400, "invalid request body: levels", {"levels": ["Only wine_price forecasts have intervals."]})
-    active = _active(name)
-    row = active.row
-    if name == "wine_price":
-        try:
-            predictions = serving.predict_wine(get_db(), active, instances, body.get("levels") or [0.8])
-        except serving.BadInput as exc:
-            raise ApiError(400, f"invalid request body: {exc}", exc.errors) from exc
-        except serving.HistoryMissing as exc:
-            raise ApiError(422, str(exc), exc.errors) from exc
-        return {"model": name, "version": row["version"], "serves": row["params"]["serves"],
-                "algorithm": row["algorithm"], "predictions": predictions}
-    values = active.predict_books(_book_rows(instances))
-    return {"model": name, "version": row["version"], "serves": row["serves"],
-            "algorithm": row["algorithm"] if row["serves"] == "model" else f"baseline: {row['baseline']}",
-            "predictions": [{"prediction": v, "instance": i} for v, i in zip(values, instances)]}
+    active, conn = _active(name), get_db()
+    try:
+        if name == "wine_price":
+            predictions = serving.predict_wine(conn, active, instances, body.get("levels") or [0.8])
+        else:
+            values = active.predict_books(serving.book_rows(conn, instances))
+            predictions = [{"prediction": v, "instance": i} for v, i in zip(values, instances)]
+    except serving.BadInput as exc:
+        raise ApiError(400, f"invalid request body: {exc}", exc.errors) from exc
+    except serving.HistoryMissing as exc:
+        raise ApiError(422, str(exc), exc.errors) from exc
+    row, wine = active.row, name == "wine_price"
+    return {"model": name, "version": row["version"], "serves": row["params"]["serves"] if wine else row["serves"],
+            "algorithm": row["algorithm"] if wine or row["serves"] == "model" else f"baseline: {row['baseline']}",
+            "predictions": predictions}

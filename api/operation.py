@@ -1,14 +1,6 @@
-"""``@operation``: an endpoint's request pipeline, declared once.
-
-    @bp.get("")
-    @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
-    def list_books(args): ...
-
-``handle`` below is the whole path of a request to an operation, in order:
-authentication, data version and ETag (a 304 or a cached answer), snapshot,
-argument parsing, the view, the dump, caching. The declaration stays on the
-view for the OpenAPI document (api/openapi.py).
-"""
+"""``@operation``: an endpoint's request pipeline, declared once on its view, e.g.
+``@operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))``. ``handle`` below is a
+request's whole path; the declaration stays on the view for the OpenAPI document (api/docs.py)."""
 
 from __future__ import annotations
 
@@ -51,7 +43,7 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
 
         @functools.wraps(view)
         def handle(**path):
-            # 1. Authentication: the token, and its user read in autocommit (api/tokens.py).
+            # 1. Authentication: the token, and its user read in autocommit (api/auth.py).
             if auth:
                 verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
             # 2. Data version and ETag: a 304, or the answer kept for this ETag, without touching the data.

@@ -1,4 +1,5 @@
-"""``/api/v1/stats``: catalogue totals, and the same per category, from the summaries each merge refreshes."""
+"""``/api/v1/stats``: catalogue totals, and the same per category, from the summaries each merge refreshes;
+``/api/v1/categories``: every category with its book count and prices."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from api.crawls import BOOKS_SPIDER, last_runs
 from api.db import fetch_all, fetch_one
 from api.operation import operation
 from api.schemas.books import (BookChangesQuery, BookChangesSchema, BookFiguresQuery, BookFiguresSchema,
-                               CategoryStatsListSchema, StatsSchema)
+                               CategoryListSchema, CategoryStatsListSchema, StatsSchema)
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1/stats")
+categories = Blueprint("categories", __name__, url_prefix="/api/v1/categories")
 
 RATINGS = range(1, 6)
 BUCKET_WIDTH = 5  # GBP: summary.book_cube's price_bucket is floor(price / 5) (0017_dashboard.sql)
@@ -29,6 +31,14 @@ def stats():
             "price": {"min": row["min_price"], "max": row["max_price"], "avg": row["avg_price"]},
             "rating_distribution": {str(r): row[f"rating_{r}"] for r in RATINGS},
             "last_crawl": last}
+
+
+@categories.get("")
+@operation("List categories", response=CategoryListSchema, versions=("books",))
+def list_categories():
+    """By name; counts and prices over listed (not removed) books."""
+    return {"items": fetch_all("SELECT name, slug, book_count, avg_price, min_price, max_price"
+                               " FROM api.categories ORDER BY name")}
 
 
 @bp.get("/categories")

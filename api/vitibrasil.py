@@ -1,25 +1,129 @@
 """``/api/v1/vitibrasil``: Embrapa's grape, wine and derivatives statistics (datasets, then their figures).
-
-Observations come by (year, id): a year's rows in the order the site lists
-them (a category row, then its items). JSON pages follow a keyset cursor as
-books do (api/paging.py); ``format=csv`` is one streamed file of every matching
-row (api/csvstream.py). Answers depend only on the 'vitibrasil' data version.
-"""
+Observations come by (year, id): a year's rows in the site's order (a category row, then its items)."""
 
 from __future__ import annotations
 
 from flask import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api import csvstream, paging
 from api.db import fetch_all, fetch_one
 from api.errors import ApiError
 from api.operation import operation
-from api.schemas.vitibrasil import (DEFAULT_LIMIT, DatasetListSchema, ObservationPageSchema, ObservationsQuery,
-                                    SeriesListSchema, SeriesQuery, TotalListSchema, TotalsQuery)
+from api.schemas.common import CURSOR_PATTERN, Figure, check_order, doc, page_schema
 
 bp = Blueprint("vitibrasil", __name__, url_prefix="/api/v1/vitibrasil")
 
+DEFAULT_LIMIT = 100
+# The names migrations/0003_vitibrasil.sql seeds into vitibrasil.datasets, in the site's order.
+DATASETS = ("production", "processing_viniferas", "processing_american_hybrid", "processing_table_grapes",
+            "processing_unclassified", "commercialization", "import_table_wine", "import_sparkling",
+            "import_fresh_grapes", "import_raisins", "import_grape_juice", "export_table_wine", "export_sparkling",
+            "export_fresh_grapes", "export_grape_juice")
+_years = validate.Range(1970, 2100)
+
+
+class ObservationsQuery(Schema):
+    dataset = fields.String(required=True, validate=validate.OneOf(DATASETS),
+                            metadata=doc("Dataset name, e.g. production (see /api/v1/vitibrasil/datasets)."))
+    year = fields.Integer(validate=_years, metadata=doc("Only this year."))
+    from_year = fields.Integer(validate=_years, metadata=doc("First year (inclusive)."))
+    to_year = fields.Integer(validate=_years, metadata=doc("Last year (inclusive)."))
+    category = fields.String(validate=validate.Length(1, 200),
+                             metadata=doc('Exact category, e.g. "VINHO DE MESA" (volume datasets only).'))
+    item = fields.String(validate=validate.Length(1, 200),
+                         metadata=doc('Exact item: product, cultivar or country, e.g. "Tinto" or "Chile".'))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]),
+                           metadata=doc("json (a page of items) or csv (every matching row, one file)."))
+    limit = fields.Integer(validate=validate.Range(1, 1000),
+                           metadata={**doc("Page size (format=json only)."), "default": DEFAULT_LIMIT})
+    cursor = fields.String(validate=[validate.Length(1, 500), validate.Regexp(CURSOR_PATTERN)],
+                           metadata=doc("next_cursor of the previous page, with the same filters (format=json only)."))
+
+    @validates_schema
+    def _coherent(self, data, **kwargs):
+        check_order(data, "from_year", "to_year")
+        if data["format"] == "csv":
+            paging = {name: ["Paging is for format=json; format=csv returns every matching row."]
+                      for name in ("limit", "cursor") if name in data}
+            if paging:
+                raise ValidationError(paging)
+
+
+class DatasetSchema(Schema):
+    name = fields.String(required=True, metadata=doc("The dataset's name in this API."))
+    label = fields.String(required=True, metadata=doc("Its heading on the site, in Portuguese."))
+    unit = fields.String(required=True, metadata=doc("Unit of quantity: L (litres) or kg."))
+    kind = fields.String(required=True, metadata=doc("volume (quantity only) or trade (quantity and value_usd)."))
+    first_year = fields.Integer(allow_none=True, metadata=doc("First year stored; null before the first crawl."))
+    last_year = fields.Integer(allow_none=True)
+    row_count = fields.Integer(required=True, metadata=doc("Observations stored."))
+    last_updated = fields.DateTime(allow_none=True, metadata=doc("When a crawl last changed one of its figures."))
+
+
+class DatasetListSchema(Schema):
+    items = fields.List(fields.Nested(DatasetSchema), required=True, metadata=doc("In the site's order."))
+
+
+class ObservationSchema(Schema):
+    dataset = fields.String(required=True)
+    year = fields.Integer(required=True)
+    category = fields.String(allow_none=True, metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
+    item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
+    is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
+    quantity = Figure(allow_none=True, metadata=doc("In unit; null when the source marks it unknown (nd, *, +)."))
+    value_usd = Figure(allow_none=True, metadata=doc("US$, trade datasets only; null otherwise or when unknown."))
+    unit = fields.String(required=True)
+    first_seen_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True, metadata=doc("When a crawl last changed the figures."))
+    run_id = fields.Integer(required=True, metadata=doc("The crawl run that last changed it."))
+
+
+ObservationPageSchema = page_schema("ObservationPageSchema", ObservationSchema, "Observations")
+
+
+class SeriesQuery(Schema):
+    dataset = fields.String(required=True, validate=validate.OneOf(DATASETS), metadata=doc("Dataset name."))
+
+
+class SeriesSchema(Schema):
+    category = fields.String(allow_none=True, metadata=doc("null in trade datasets."))
+    item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
+    is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
+    first_year = fields.Integer(required=True)
+    last_year = fields.Integer(required=True)
+    quantity = Figure(allow_none=True, metadata=doc("Over all years, in unit; null when every figure is unknown."))
+    value_usd = Figure(allow_none=True, metadata=doc("Over all years, US$ (trade datasets)."))
+
+
+class SeriesListSchema(Schema):
+    dataset = fields.String(required=True)
+    unit = fields.String(required=True)
+    items = fields.List(fields.Nested(SeriesSchema), required=True,
+                        metadata=doc("Categories first, then by quantity over all years, largest first."))
+
+
+class TotalsQuery(Schema):
+    dataset = fields.String(validate=validate.OneOf(DATASETS), metadata=doc("Only this dataset; all when unset."))
+
+
+class TotalSchema(Schema):
+    dataset = fields.String(required=True)
+    unit = fields.String(required=True)
+    kind = fields.String(required=True, metadata=doc("volume or trade."))
+    year = fields.Integer(required=True)
+    quantity = Figure(allow_none=True, metadata=doc(
+        "Sum of the category rows (volume datasets) or of the countries (trade), in unit."))
+    value_usd = Figure(allow_none=True, metadata=doc("Sum over the countries, US$ (trade datasets)."))
+
+
+class TotalListSchema(Schema):
+    items = fields.List(fields.Nested(TotalSchema), required=True, metadata=doc("By dataset, then year."))
+
+
 KEY = ("year", "id")
+FILTERS = {"dataset": "dataset = %s", "year": "year = %s", "from_year": "year >= %s", "to_year": "year <= %s",
+           "category": "category = %s", "item": "item = %s"}  # query argument -> its condition
 CSV_COLUMNS = ("dataset", "year", "category", "item", "is_category", "quantity", "value_usd", "unit")
 
 
@@ -30,16 +134,6 @@ def list_datasets():
     return {"items": fetch_all(
         "SELECT name, label, unit, kind, first_year, last_year, row_count, last_updated"
         " FROM api.vitibrasil_datasets ORDER BY opcao, subopcao NULLS FIRST")}
-
-
-def _filters(args: dict) -> tuple[list[str], list]:
-    where, params = [], []
-    for name, condition in (("dataset", "dataset = %s"), ("year", "year = %s"), ("from_year", "year >= %s"),
-                            ("to_year", "year <= %s"), ("category", "category = %s"), ("item", "item = %s")):
-        if name in args:
-            where.append(condition)
-            params.append(args[name])
-    return where, params
 
 
 @bp.get("/observations")
@@ -55,7 +149,8 @@ def list_observations(args):
     if dataset is None:
         raise ApiError(400, "invalid query parameter(s): dataset",
                        {"dataset": ["Unknown dataset: see /api/v1/vitibrasil/datasets."]})
-    where, params = _filters(args)
+    given = [name for name in FILTERS if name in args]
+    where, params = [FILTERS[name] for name in given], [args[name] for name in given]
     if args["format"] == "csv":
         chunks = csvstream.rows(f"SELECT {', '.join(CSV_COLUMNS)} FROM api.vitibrasil_observations"
                                 f" WHERE {paging.where_sql(where)} ORDER BY year, id", params, name="vitibrasil_csv")

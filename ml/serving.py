@@ -99,6 +99,24 @@ class Store:
         return loaded
 
 
+def book_rows(conn, instances: list[dict]) -> list[dict]:
+    """book_price: a listed book's row of the feature view, or the instance itself; HistoryMissing for an unknown
+    book or a category without books to learn from."""
+    ids = sorted({i["book_id"] for i in instances if "book_id" in i})
+    books = {r["book_id"]: r for r in _records(
+        conn, "SELECT * FROM ml.book_price_features WHERE book_id = ANY(%s)", (ids,))} if ids else {}
+    categories = {r["category"] for r in _records(conn, "SELECT DISTINCT category FROM ml.book_price_features")}
+    missing = {}
+    for n, i in enumerate(instances):
+        if "book_id" in i and i["book_id"] not in books:
+            missing[f"instances[{n}].book_id"] = [f"No listed book {i['book_id']}."]
+        elif "category" in i and i["category"] not in categories:
+            missing[f"instances[{n}].category"] = [f"No book of category {i['category']!r} to learn from."]
+    if missing:
+        raise HistoryMissing(f"no history to predict from: {', '.join(missing)}", missing)
+    return [books[i["book_id"]] if "book_id" in i else i for i in instances]
+
+
 # --- wine_price ---------------------------------------------------------------------------------------------------
 
 def _driver_errors(instances: list[dict], maxima: dict) -> dict:

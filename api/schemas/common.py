@@ -1,4 +1,5 @@
-"""Field types, helpers and schemas every resource shares."""
+"""Field types, helpers and schemas every resource shares; the resources' own are in api/schemas/books.py,
+api/schemas/ml.py, api/schemas/crawls.py, or beside their views when no other module uses them."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, missing
 
 
-# PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text
-# parameter and body field is checked once, in api/operation.py, and documented with
-# TEXT_PATTERN (surrogates cannot be written in a JSON Schema pattern every engine accepts).
+# PostgreSQL text holds neither NUL nor (being UTF-8) unpaired surrogates: every text parameter and body field is
+# checked once, in api/operation.py, and documented with TEXT_PATTERN (no portable JSON Schema names surrogates).
 TEXT_PATTERN = r"^[^\x00]*$"
 UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -41,9 +41,8 @@ def check_order(data: dict, low: str, high: str) -> None:
 
 
 class Decimal2(fields.Decimal):
-    """A numeric(_, 2) as a JSON number. A float prints as the shortest string
-    that reads back to it, so any amount under 15 significant digits comes out
-    exactly as stored: 51.77, never 51.770000000000003."""
+    """A numeric(_, 2) as a JSON number, exactly as stored under 15 significant digits (51.77, never
+    51.770000000000003: a float prints as the shortest string that reads back to it)."""
 
     def __init__(self, **kwargs):
         super().__init__(places=2, **kwargs)
@@ -57,9 +56,8 @@ def cents(value) -> float:
 
 
 class CentBound(fields.Decimal):
-    """A bound on an amount in cents, given to any precision: validated as given (so the
-    document's minimum and maximum hold for what is sent), then rounded to cents by
-    ``rounding`` (outward: the same rows match, and the SQL never sees a 20,000-digit number)."""
+    """A bound on an amount, validated as given (the document's minimum and maximum hold for what is sent), then
+    rounded to cents by ``rounding`` (outward: the same rows match, and the SQL never sees a 20,000-digit number)."""
 
     def __init__(self, *, rounding: str, **kwargs):
         super().__init__(**kwargs)
@@ -97,8 +95,7 @@ def page_schema(name: str, item_schema: type[Schema], noun: str) -> type[Schema]
     """A keyset page of ``item_schema`` rows: items, next_cursor and the (capped) total."""
     return Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema), required=True),
-        "next_cursor": fields.String(allow_none=True,
-                                     metadata=doc("Pass as cursor for the next page; null on the last.")),
+        "next_cursor": fields.String(allow_none=True, metadata=doc("Pass as cursor for the next page; null on the last.")),
         "total": fields.Integer(required=True, metadata=doc(
             f"{noun} matching the filters, over all pages: exact, or an estimate for large listings"
             " (see total_is_estimate).")),

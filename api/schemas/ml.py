@@ -1,4 +1,4 @@
-"""The training data: its features, rows and query."""
+"""The training data (features, rows, query), the price models and their predictions."""
 
 from __future__ import annotations
 
@@ -86,8 +86,7 @@ class TrainingSetSchema(Schema):
     crawl_run_ids = fields.List(fields.Integer(), required=True,
                                 metadata=doc("The crawl runs that last changed the rows trained on."))
     data_version = fields.Integer(allow_none=True, metadata=doc("The source's data version when trained."))
-    train_size = fields.Integer(required=True, metadata=doc(
-        "Rows trained on (wine_price: trade figures, all years)."))
+    train_size = fields.Integer(required=True, metadata=doc("Rows trained on (wine_price: trade figures, all years)."))
     heldout_size = fields.Integer(required=True, metadata=doc(
         "Held-out rows the metrics are computed on (wine_price: backtest rows at horizon 1)."))
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from collections import defaultdict
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from api import create_app
+from tests.helpers import ROOT
 
 SECRET = "test-secret-" + "x" * 60
 PASSWORD = "correct horse battery"
@@ -61,3 +68,28 @@ PROTECTED = ["/api/v1/books", "/api/v1/books/1", "/api/v1/books/1/history", "/ap
              "/api/v1/stats/categories", "/api/v1/crawls", "/api/v1/ml/features", "/api/v1/ml/training-data",
              "/api/v1/ml/models", "/api/v1/stats/books", "/api/v1/stats/books/changes",
              "/api/v1/vitibrasil/series?dataset=production", "/api/v1/vitibrasil/totals"]
+
+
+def worker_pids(master: int) -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
+
+
+@contextmanager
+def gunicorn(env: dict, log: Path, *, workers: int = 2, threads: int = 1):
+    """gunicorn.conf.py's server on a free port with ``workers`` processes of ``threads`` threads (one
+    thread each: concurrent requests spread over the workers): (its process, its base URL) once every
+    worker is up."""
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers",
+                                   str(workers), "--threads", str(threads), "--bind", "127.0.0.1:0",
+                                   "api:create_app()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())) \
+                or len(worker_pids(server.pid)) < workers:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield server, found.group(1)
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -4,15 +4,24 @@ both storages (memory, Redis) and the request body limit."""
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from werkzeug.security import generate_password_hash
 
+import migrations
 from api.db import close_pool
-from tests.api.helpers import assert_error, make_app
+from api.limits import BUSY
+from tests.api.helpers import SECRET, assert_error, gunicorn, make_app
 
 LOGIN = "/api/v1/auth/login"
 DOWN = "postgresql://api@127.0.0.1:1/nowhere"  # nothing listens on port 1
@@ -154,7 +163,7 @@ def test_one_password_check_at_a_time_per_machine(limited, user):
         fcntl.flock(slot, fcntl.LOCK_EX)
         started = time.monotonic()
         body = assert_error(login(client, password=user["password"]), 429)
-        assert body["message"] == "another login is being checked: retry in a second"
+        assert body["message"] == BUSY
         assert time.monotonic() - started >= 0.3  # it waited first
     assert login(client, password=user["password"]).status_code == 200
 
@@ -189,3 +198,41 @@ def test_holds_are_bounded_per_process(limited, user):
         started = time.monotonic()
         assert_limited(login(client), "too many login attempts from this address")
         assert time.monotonic() - started < 30  # not held for its 60 s
+
+
+def test_one_password_check_at_a_time_across_gunicorn_workers(db_url, tmp_path):
+    """Two gunicorn workers of one thread each, so no worker ever waits for itself: a login refused
+    because the check is taken (no wait: LOGIN_HOLD_SECONDS=0) was refused because the other worker was
+    checking a password. With one check per process instead, both would hash at once on two cores
+    (bench/login_flood.py --distributed: /books p99 x5.05 instead of x2.28) and none would be refused."""
+    password = "slow password 1234"
+    conn = migrations.connect(db_url)
+    with conn, conn.cursor() as cur:  # about a second a check, so that two logins sent together overlap
+        cur.execute("INSERT INTO api_users (username, password_hash) VALUES ('slow', %s) ON CONFLICT (username)"
+                    " DO UPDATE SET active = true, password_hash = EXCLUDED.password_hash",
+                    (generate_password_hash(password, method="pbkdf2:sha256:1500000"),))
+    conn.close()
+    metrics_dir = tmp_path / "prometheus"
+    env = {**os.environ, "DATABASE_URL": db_url, "JWT_SECRET_KEY": SECRET, "LOGIN_HOLD_SECONDS": "0",
+           "LOGIN_RATE_LIMIT": "1000 per minute", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+
+    def post(base: str) -> str:
+        body = json.dumps({"username": "slow", "password": password}).encode()
+        sent = urllib.request.Request(f"{base}{LOGIN}", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(sent, timeout=60) as response:
+                return str(response.status)
+        except urllib.error.HTTPError as error:
+            return json.load(error)["message"]
+
+    with gunicorn(env, tmp_path / "gunicorn.log") as (_, base):
+        answers = Counter()
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(10):  # until both workers have answered and one was refused (bounded)
+                answers.update(pool.map(lambda _: post(base), range(4)))
+                if answers[BUSY] and len(list(metrics_dir.glob("counter_*.db"))) >= 2:
+                    break
+        assert set(answers) <= {"200", BUSY}, answers
+        assert answers[BUSY] and answers["200"], answers
+        assert len(list(metrics_dir.glob("counter_*.db"))) >= 2, "one worker answered every login"
+        assert post(base) == "200"  # the check is free again

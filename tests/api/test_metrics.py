@@ -4,23 +4,18 @@ request, pool and crawl series; behind METRICS_TOKEN; correct under several guni
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import migrations
 from api.db import close_pool
-from tests.api.helpers import SECRET, assert_error, make_app
-from tests.helpers import ROOT
+from tests.api.helpers import SECRET, assert_error, gunicorn, make_app, worker_pids
 
 TOKEN = "metrics-token-" + "m" * 20
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
@@ -161,11 +156,6 @@ def get(url: str, headers: dict | None = None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def worker_pids(master: int) -> set[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {int(pid) for pid in children}
-
-
 def test_counts_add_up_over_gunicorn_workers(db_url, catalogue, auth, tmp_path):
     """Two workers answer (one thread each, so concurrent requests spread over both); every scrape,
     whichever worker serves it, counts every request once;
@@ -173,17 +163,7 @@ def test_counts_add_up_over_gunicorn_workers(db_url, catalogue, auth, tmp_path):
     metrics_dir, log = tmp_path / "prometheus", tmp_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": db_url, "JWT_SECRET_KEY": SECRET, "METRICS_TOKEN": TOKEN,
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "API_DB_POOL_MAX": "10"}
-    with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2",
-                                   "--threads", "1", "--bind", "127.0.0.1:0", "api:create_app()"],
-                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not (found := re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log.read_text())) \
-                or len(worker_pids(server.pid)) < 2:
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        base = found.group(1)
+    with gunicorn(env, log) as (server, base):
         books = f"{base}/api/v1/books?limit=1"
 
         # Concurrent requests until both workers have answered some (bounded).
@@ -220,6 +200,3 @@ def test_counts_add_up_over_gunicorn_workers(db_url, catalogue, auth, tmp_path):
         parsed = scraped()
         assert value(parsed, "api_requests_total", **route) == sent  # the dead worker's requests stay counted
         assert 10 <= value(parsed, "api_db_pool_max_connections") <= 20
-    finally:
-        server.terminate()
-        server.wait(30)

@@ -6,10 +6,10 @@ import re
 
 from openapi_spec_validator import validate
 
-from api.openapi import NOT_OPERATIONS
+from api.docs import NOT_OPERATIONS
 from api.schemas.books import BooksQuery
 from api.schemas.common import CURSOR_PATTERN, TEXT_PATTERN
-from api.schemas.vitibrasil import DATASETS
+from api.vitibrasil import DATASETS
 from tests.helpers import query
 
 PUBLIC = {"/api/v1/health", "/api/v1/auth/login", "/api/v1/openapi.json", "/api/v1/docs"}

@@ -12,8 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from api import create_app
-from api.settings import ConfigurationError
+from api import ConfigurationError, create_app
 from tests.helpers import ROOT
 
 LONG = "s" * 32
