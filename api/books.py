@@ -30,7 +30,6 @@ BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_
                 " last_run_id")
 # What a walk index carries besides its key (0016_bounded_listings.sql): every row filter but the title's.
 WALK_COLUMNS = ("category_id", "price", "rating", "availability", "removed_at")
-SHARE_SEEN = 10  # matches a walk must meet for their share to estimate a total
 BOOK_ID = "<int(max=2147483647):book_id>"  # books.id is an integer: larger ids are simply absent
 # Sort field -> keyset columns; only these names ever reach the SQL text.
 SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
@@ -47,6 +46,7 @@ class Filters:
     trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
     categories: list[int] | None = None  # the walk's range: these categories (None: all) ...
     bounded: bool = False  # ... entered and left at bounds on the sort column
+    figures: dict | None = None  # what the summary cube expects of it (_figures)
     params: dict = field(default_factory=lambda: {"key": [], "rows": [], "title": [], "index": []})
 
     def add(self, part: str, condition: str, *params) -> None:
@@ -108,22 +108,26 @@ def _title_trigrams(text: str) -> set[str]:
     return {text[i:i + 3] for i in range(len(text) - 2)}
 
 
-def _figures(args: dict, categories: list[int] | None) -> dict:
-    """Listed books of ``categories`` (None: all) by the summary cube (a price window counts its
-    5-pound buckets pro rata): matching every filter but the title's, and in the index range of
-    each (a walk index within the category, 0016_bounded_listings.sql)."""
-    low = float(args.get("min_price", 0))
-    high = float(args["max_price"]) + 0.01 if "max_price" in args else float("inf")
-    figures = {"matches": 0.0, "priced": 0.0, "rated": 0, "out_of_stock": 0}
-    for key in categories if categories is not None else [None]:
-        for rating, in_stock, bucket_low, books in _cube().get(key, ()):
-            share = max(0.0, min(bucket_low + 5, high) - max(bucket_low, low)) / 5
-            rated = rating == args["rating"] if "rating" in args else rating >= args.get("min_rating", 0)
-            figures["priced"] += books * share
-            figures["rated"] += books * rated
-            figures["out_of_stock"] += books * (not in_stock)
-            figures["matches"] += books * share * (rated and args.get("in_stock", in_stock) == in_stock)
-    return figures
+def _figures(args: dict, filters: Filters) -> dict:
+    """Listed books of the listing's categories by the summary cube (a price window counts its 5-pound
+    buckets pro rata): matching every filter but the title's, and in the index range of each (a walk
+    index within the category, 0016_bounded_listings.sql); computed once per request."""
+    if filters.figures is None:
+        low = float(args.get("min_price", 0))
+        high = float(args["max_price"]) + 0.01 if "max_price" in args else float("inf")
+        rated = {r: r == args["rating"] if "rating" in args else r >= args.get("min_rating", 0) for r in range(1, 6)}
+        stock = args.get("in_stock")
+        figures = filters.figures = {"matches": 0.0, "priced": 0.0, "rated": 0, "out_of_stock": 0}
+        weights = {}
+        for key in filters.categories if filters.categories is not None else [None]:
+            for rating, in_stock, bucket_low, books in _cube().get(key, ()):
+                if (share := weights.get(bucket_low)) is None:
+                    share = weights[bucket_low] = max(0.0, min(bucket_low + 5, high) - max(bucket_low, low)) / 5
+                figures["priced"] += books * share
+                figures["rated"] += books * rated[rating]
+                figures["out_of_stock"] += books * (not in_stock)
+                figures["matches"] += books * share * (rated[rating] and stock in (None, in_stock))
+    return filters.figures
 
 
 def _cube() -> dict:
@@ -232,14 +236,14 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     # Gathering through another filter's index pays only when its range is short and the matches few;
     # otherwise the long walk alone, which stops at a full page as the short one does.
     if not rare_title and _short_range(args, filters, share, walk_rows):
-        found, complete, walked = _walk(*query, sort_rows, "q" in args)
+        found, complete = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
-            return found, _walk_total(filters, found, complete, walked), None
+            return found, _walk_total(filters, args, found, complete), None
         # Not when the long walk, at the short one's share of matches, fills the page.
         if len(found) * walk_rows < rows * sort_rows and (gathered := _gather(*query, sort_rows, False)) is not None:
             return gathered
-    found, complete, walked = _walk(*query, walk_rows, "q" in args)
-    total = _walk_total(filters, found, complete, walked)
+    found, complete = _walk(*query, walk_rows, "q" in args)
+    total = _walk_total(filters, args, found, complete)
     if len(found) == rows or complete:
         return found, total, None
     where, params = filters.where("key")
@@ -248,53 +252,50 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     return found, total, [last[c] for c in columns]
 
 
-def _walk_total(filters: Filters, found: list, complete: bool, walked: int) -> tuple[int, bool] | None:
+def _walk_total(filters: Filters, args: dict, found: list, complete: bool) -> tuple[int, bool] | None:
     """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
     match; None (paging counts) when its range (the catalogue or the category, or the planner's
     figure for a range bounded on the sort column) holds at most ``API_SORT_ROWS`` books, a count
-    bounded like a gather; else an estimate: the share of matches among the ``walked`` rows times
-    the size of that range (the planner's estimate when the walk met fewer than SHARE_SEEN), where
-    counting might read every sparse match of a large range."""
+    bounded like a gather; else an estimate, where counting might read every sparse match of a large
+    range: the summary cube's matches times the title's share (_trigrams), or the planner's figure
+    for a search without trigrams."""
     if complete:
         return len(found), False
     where, params = filters.where("key")
     size = paging.estimate("api.book_rows", where, params) if filters.bounded else _catalogue_size(filters.categories)
     if size <= current_app.config["API_SORT_ROWS"]:
         return None
-    if len(found) < SHARE_SEEN:  # too few matches to tell a share: the planner's figure
-        return max(len(found), paging.estimate("api.book_rows", *filters.where("key", "rows", "index"))), True
-    return max(len(found), round(len(found) / walked * size)), True
+    if "q" in args and not filters.trigrams:
+        expected = paging.estimate("api.book_rows", *filters.where("key", "rows", "title"))
+    else:
+        expected = _figures(args, filters)["matches"] * (_trigrams(args["q"])["share"] if "q" in args else 1)
+        if args["include_removed"]:  # the cube holds listed books only
+            expected *= _catalogue_size(filters.categories) / max(1, _catalogue_size(filters.categories, "listed"))
+    return max(len(found), round(expected)), True
 
 
-def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool, int]:
+def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool]:
     """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
     an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
-    (rows, whether the walk saw every row after the cursor, how many rows it walked: to the last
-    match of a full page, else all). Those counts walk the index again, without the filters."""
+    (rows, whether the walk saw every row after the cursor: counted, without the filters, only
+    when the page is short)."""
     where, params = filters.where("key")
     checked, checked_params = filters.where("rows", "title")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
-    keys = ", ".join(columns)
     walk = f"SELECT {carried} FROM api.book_rows WHERE {paging.where_sql(where + after)} ORDER BY {order} LIMIT %s"
-    descending = order.endswith(" DESC")
-    reverse = ", ".join(c + ("" if descending else " DESC") for c in columns)
-    to_last = f"({keys}) {'>=' if descending else '<='} (SELECT {keys} FROM hits ORDER BY {reverse} LIMIT 1)"
     found = fetch_all(
         f"WITH hits AS MATERIALIZED (SELECT {', '.join(dict.fromkeys(('id', *columns)))} FROM ({walk}) walk"
         f"  WHERE {paging.where_sql(checked)} ORDER BY {order} LIMIT %s)"
-        # An InitPlan runs only when first needed: one of the two counts.
+        # An InitPlan runs only when first needed.
         f" SELECT CASE WHEN (SELECT count(*) FROM hits) < %s"
         f"  THEN (SELECT count(*) FROM (SELECT 1 FROM api.book_rows WHERE {paging.where_sql(where + after)}"
-        f"   ORDER BY {order} LIMIT %s) w)"
-        f"  ELSE (SELECT count(*) FROM api.book_rows WHERE {paging.where_sql(where + after + [to_last])})"
-        f" END AS walked, b.* FROM (SELECT) one"
+        f"   ORDER BY {order} LIMIT %s) w) END AS walked, b.* FROM (SELECT) one"
         f" LEFT JOIN (SELECT {BOOK_COLUMNS} FROM api.book_rows WHERE id IN (SELECT id FROM hits)) b ON true"
         f" ORDER BY {order}",
-        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows,
-         *params, *after_params))
+        (*params, *after_params, walk_rows, *checked_params, rows, rows, *params, *after_params, walk_rows))
     walked = found[0]["walked"]
     found = [r for r in found if r["id"] is not None]
-    return found, len(found) < rows and walked < walk_rows, walked
+    return found, walked is not None and walked < walk_rows
 
 
 def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
@@ -303,7 +304,7 @@ def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> 
     if not (filters.categories is not None or args.keys() & {"min_price", "max_price", "rating", "min_rating"}
             or args.get("in_stock") is False):
         return False
-    figures = _figures(args, filters.categories)
+    figures = _figures(args, filters)
     ranges = [_catalogue_size(filters.categories)] if filters.categories is not None else []
     ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
     ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
