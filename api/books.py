@@ -11,6 +11,7 @@ Every answer depends only on the 'books' data version: ETags and caches key on i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from flask import Blueprint, current_app
@@ -92,14 +93,17 @@ def _filters(args: dict) -> Filters:
 
 def _trigrams(q: str) -> dict:
     """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
-    they tell: per word of 3 letters or more, the share of its rarest trigram (0 when none is among
-    the most common ones); words together, the product; {"all": [...], "share": fraction}."""
+    they tell: per word of 3 letters or more, the share of its rarest trigram (0 when one is not
+    among the most common ones; a number: the product of its trigrams' shares); words together,
+    the product; {"all": [...], "share": fraction}."""
     frequency = paging.remember("trigram statistics", lambda: {row["e"]: row["f"] for row in fetch_all(
         "SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
         " FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'") if row["e"] is not None})
     share = 1.0
     for word in q.lower().split():
-        share *= min(frequency.get(t, 0) for t in _title_trigrams(word)) if len(word) >= 3 else 1
+        shares = [frequency.get(t, 0) for t in _title_trigrams(word)] or [1]
+        # A word's trigrams come together (its rarest says how many hold it); a number's do not.
+        share *= math.prod(shares) if word.isdigit() else min(shares)
     return {"all": sorted(_title_trigrams(q.lower()), key=lambda t: (frequency.get(t, 0), t)), "share": share}
 
 
