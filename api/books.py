@@ -45,6 +45,7 @@ class Filters:
     title: list[str] = field(default_factory=list)  # the title search: checked on each row, as rows are
     index: list[str] = field(default_factory=list)  # what stands for it in the planner's figures (the rarest trigram)
     trigrams: list[str] | None = None  # every trigram of the title search: a gather's candidates hold them all
+    share: float = 1.0  # of the titles, holding the title search, as the trigram statistics tell (_trigrams)
     categories: list[int] | None = None  # the walk's range: these categories (None: all) ...
     bounded: bool = False  # ... entered and left at bounds on the sort column
     figures: dict | None = None  # what the summary cube expects of it (_figures)
@@ -84,7 +85,7 @@ def _filters(args: dict) -> Filters:
         # the database, which only ASCII is sure to share with Python's lower().
         if len(args["q"]) >= 3 and args["q"].isascii() and _trigram_index():
             trigrams = _trigrams(args["q"])
-            filters.trigrams = trigrams["all"]
+            filters.trigrams, filters.share = trigrams["all"], trigrams["share"]
             # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
             # product of correlated ones so low that it would prefer the trigram index to any other.
             filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", trigrams["all"][:1])
@@ -232,14 +233,13 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
     # A gather that finds more than it may sort has read them for nothing: it is tried only when
     # the statistics expect half as many (the title's trigrams, the summary cube).
-    share = _trigrams(args["q"])["share"] if filters.trigrams else 1.0
-    rare_title = bool(filters.trigrams) and share * _catalogue_size() <= sort_rows / 2
+    rare_title = bool(filters.trigrams) and filters.share * _catalogue_size() <= sort_rows / 2
     query = (filters, columns, after, after_params, order, rows)
     if rare_title and (gathered := _gather(*query, sort_rows, True)) is not None:
         return gathered
     # Gathering through another filter's index pays only when its range is short and the matches few;
     # otherwise the long walk alone, which stops at a full page as the short one does.
-    if not rare_title and _short_range(args, filters, share, walk_rows):
+    if not rare_title and _short_range(args, filters, walk_rows):
         found, complete = _walk(*query, sort_rows, "q" in args)
         if len(found) == rows or complete:
             return found, _walk_total(filters, args, found, complete), None
@@ -272,7 +272,7 @@ def _walk_total(filters: Filters, args: dict, found: list, complete: bool) -> tu
     if "q" in args and not filters.trigrams:
         expected = paging.estimate("api.book_rows", *filters.where("key", "rows", "title"))
     else:
-        expected = _figures(args, filters)["matches"] * (_trigrams(args["q"])["share"] if "q" in args else 1)
+        expected = _figures(args, filters)["matches"] * filters.share
         if args["include_removed"]:  # the cube holds listed books only
             expected *= _catalogue_size(filters.categories) / max(1, _catalogue_size(filters.categories, "listed"))
     return max(len(found), round(expected)), True
@@ -302,7 +302,7 @@ def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) 
     return found, walked is not None and walked < walk_rows
 
 
-def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> bool:
+def _short_range(args: dict, filters: Filters, walk_rows: int) -> bool:
     """Whether a filter other than the title's selects at most ``walk_rows`` books by an index range
     (what a gather then reads), and the cube expects at most half of ``API_SORT_ROWS`` matches."""
     if not (filters.categories is not None or args.keys() & {"min_price", "max_price", "rating", "min_rating"}
@@ -313,7 +313,7 @@ def _short_range(args: dict, filters: Filters, share: float, walk_rows: int) -> 
     ranges += [figures["priced"]] if args.keys() & {"min_price", "max_price"} else []
     ranges += [figures["rated"]] if args.keys() & {"rating", "min_rating"} else []
     ranges += [figures["out_of_stock"]] if args.get("in_stock") is False else []
-    return min(ranges) <= walk_rows and figures["matches"] * share <= current_app.config["API_SORT_ROWS"] / 2
+    return min(ranges) <= walk_rows and figures["matches"] * filters.share <= current_app.config["API_SORT_ROWS"] / 2
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
