@@ -79,11 +79,13 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
 def dumped(schema: Schema, dump, data) -> Response:
     """``data`` as ``schema`` dumps it, in JSON: compiled (api/schemas/common.py plain_dump) and
     written by orjson, keys sorted as jsonify sorts them; else by marshmallow and jsonify."""
-    try:
-        return Response(orjson.dumps(dump(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
-                        mimetype="application/json")
-    except (NotPlain, TypeError):  # dump is None, an object, or a value orjson does not write
-        return jsonify(schema.dump(data))
+    if dump is not None:
+        try:
+            return Response(orjson.dumps(dump(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
+                            mimetype="application/json")
+        except (NotPlain, orjson.JSONEncodeError):  # an object, or a value orjson does not write
+            pass
+    return jsonify(schema.dump(data))
 
 
 def parse_query(schema: Schema) -> dict:
