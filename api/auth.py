@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import migrations
-from api import caching, limits
+from api import limits
 from api.db import fetch_one
 from api.errors import ApiError, error_response
 from api.operation import operation
@@ -106,17 +106,14 @@ for _loader in (jwt.revoked_token_loader, jwt.needs_fresh_token_loader, jwt.toke
 
 
 def find_active(user_id) -> dict | None:
-    """The active user a token's subject names, or None."""
+    """The active user a token's subject names, or None; with the data versions, read in the same round
+    trip: the request's next step (api/operation.py)."""
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
         return None
-    # The data versions come along, in the same round trip: the request reads them next (api/caching.py).
-    user = fetch_one("SELECT id, username, (SELECT json_object_agg(scope, version) FROM api.data_versions)"
-                     " AS data_versions FROM api_users WHERE id = %s AND active", (user_id,))
-    if user is not None:
-        caching.read_versions(user.pop("data_versions") or {})
-    return user
+    return fetch_one("SELECT id, username, (SELECT coalesce(json_object_agg(scope, version), '{}')"
+                     " FROM api.data_versions) AS data_versions FROM api_users WHERE id = %s AND active", (user_id,))
 
 
 def authenticate(username: str, password: str) -> dict | None:

@@ -1,13 +1,5 @@
 """``/api/v1/books``: filtered, sorted, keyset-paginated books (api/paging.py); one book; its history.
-
-A listing reads rows bounded by its page, not by the catalogue (docs/api.md, "Bounded plans"): it
-walks a walk index (0016_bounded_listings.sql) in sort order, entered at the category and at any
-bound on the sort column (``key`` conditions) and checking the other filters on each entry
-(``rows``); or gathers the few matches through the narrowest filter's index (``index``: the title
-trigrams) and sorts them; or walks further; and at worst answers a short page whose cursor resumes.
-
-Every answer depends only on the 'books' data version: ETags and caches key on it (api/caching.py).
-"""
+A listing reads rows bounded by its page, not by the catalogue: docs/api.md, "Bounded plans", says how."""
 
 from __future__ import annotations
 
@@ -24,7 +16,6 @@ from api.schemas.books import BookHistorySchema, BookPageSchema, BookSchema, Boo
 
 bp = Blueprint("books", __name__, url_prefix="/api/v1/books")
 
-TRIGRAMS = "api.title_trigram_index"
 # The listing reads api.book_rows (0018_book_rows.sql): books without api.books' category join.
 BOOK_COLUMNS = ("id, upc, title, category_id, price, price_excl_tax, price_incl_tax, tax, availability, rating,"
                 " review_count, description, image_url, url, first_seen_at, last_seen_at, removed_at, updated_at,"
@@ -62,7 +53,7 @@ class Filters:
 def _filters(args: dict) -> Filters:
     filters, sort = Filters(), args["sort"].lstrip("-")
     if "category" in args:
-        ids = filters.categories = _categories()["ids"].get(args["category"].lower(), [])
+        ids = filters.categories = _summary()["ids"].get(args["category"].lower(), [])
         if len(ids) == 1:  # one id, so the (category_id, sort, id) index serves the order
             filters.add("key", "category_id = %s", ids[0])
         else:
@@ -83,7 +74,7 @@ def _filters(args: dict) -> Filters:
         filters.add("title", "lower(title) LIKE lower(%s)", "%" + _escape_like(args["q"]) + "%")
         # The index narrows, LIKE decides. Trigrams are taken here as title_trigrams(lower()) takes them in
         # the database, which only ASCII is sure to share with Python's lower().
-        if len(args["q"]) >= 3 and args["q"].isascii() and _trigram_index():
+        if len(args["q"]) >= 3 and args["q"].isascii() and _summary()["trigrams"] is not None:
             trigrams = _trigrams(args["q"])
             filters.trigrams, filters.share = trigrams["all"], trigrams["share"]
             # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
@@ -93,13 +84,8 @@ def _filters(args: dict) -> Filters:
 
 
 def _trigrams(q: str) -> dict:
-    """q's trigrams, rarest first by the index's statistics, and the share of titles holding q as
-    they tell: per word of 3 letters or more, the share of its rarest trigram (0 when one is not
-    among the most common ones; a number: the product of its trigrams' shares); words together,
-    the product; {"all": [...], "share": fraction}."""
-    frequency = paging.remember("trigram statistics", lambda: {row["e"]: row["f"] for row in fetch_all(
-        "SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
-        " FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'") if row["e"] is not None})
+    """{"all": q's trigrams, rarest first, "share": of the titles holding q}, by the index's statistics."""
+    frequency = _summary()["trigrams"]
     share = 1.0
     for word in q.lower().split():
         shares = [frequency.get(t, 0) for t in _title_trigrams(word)] or [1]
@@ -114,9 +100,8 @@ def _title_trigrams(text: str) -> set[str]:
 
 
 def _figures(args: dict, filters: Filters) -> dict:
-    """Listed books of the listing's categories by the summary cube (a price window counts its 5-pound
-    buckets pro rata): matching every filter but the title's, and in the index range of each (a walk
-    index within the category, 0016_bounded_listings.sql); computed once per request."""
+    """Listed books of the listing's categories by the summary cube (a price window takes its 5-pound
+    buckets pro rata): matching every filter but the title's, and in the index range of each."""
     if filters.figures is None:
         low = float(args.get("min_price", 0))
         high = float(args["max_price"]) + 0.01 if "max_price" in args else float("inf")
@@ -125,7 +110,7 @@ def _figures(args: dict, filters: Filters) -> dict:
         figures = filters.figures = {"matches": 0.0, "priced": 0.0, "rated": 0, "out_of_stock": 0}
         weights = {}
         for key in filters.categories if filters.categories is not None else [None]:
-            for rating, in_stock, bucket_low, books in _cube().get(key, ()):
+            for rating, in_stock, bucket_low, books in _summary()["cube"].get(key, ()):
                 if (share := weights.get(bucket_low)) is None:
                     share = weights[bucket_low] = max(0.0, min(bucket_low + 5, high) - max(bucket_low, low)) / 5
                 figures["priced"] += books * share
@@ -135,46 +120,37 @@ def _figures(args: dict, filters: Filters) -> dict:
     return filters.figures
 
 
-def _cube() -> dict:
-    """The summary cube (0017_dashboard.sql) per data version: {category_id, or None for all:
-    [(rating, in stock, lowest price of the bucket, books), ...]}."""
+def _summary() -> dict:
+    """What the listing's plans and pages take from the summaries and the trigram statistics, per data
+    version: category names and slugs by id, ids by lower(name) and slug, each category's "every" and
+    "listed" books, the cube (0017_dashboard.sql) by category (None: all) as [(rating, in stock, bucket's
+    lowest price, books)], and each trigram's share of the titles (None without 0009's trigram index)."""
     def load():
-        cube, every = {}, {}
+        categories = fetch_all("SELECT c.id, c.name, c.slug, n.lower_name, n.every, n.listed"
+                               " FROM api.categories c JOIN api.category_counts n USING (id)")
+        ids, cube, every = {}, {}, {}
+        for row in categories:
+            for key in {row["lower_name"], row["slug"]}:
+                ids.setdefault(key, []).append(row["id"])
         for row in fetch_all("SELECT category_id, rating, in_stock, price_bucket, books FROM api.book_cube"):
             cell = (row["rating"], row["in_stock"], 5 * row["price_bucket"])
             cube.setdefault(row["category_id"], []).append((*cell, row["books"]))
             every[cell] = every.get(cell, 0) + row["books"]
-        return cube | {None: [(*cell, books) for cell, books in every.items()]}
-    return paging.remember("cube", load)
+        trigrams = None
+        if fetch_one("SELECT to_regclass('books_title_trigrams_idx') IS NOT NULL AS present")["present"]:
+            trigrams = {row["e"]: row["f"] for row in fetch_all(
+                "SELECT unnest(most_common_elems::text::text[]) AS e, unnest(most_common_elem_freqs) AS f"
+                " FROM pg_stats WHERE tablename = 'books_title_trigrams_idx'") if row["e"] is not None}
+        return {"names": {row["id"]: (row["name"], row["slug"]) for row in categories}, "ids": ids,
+                "sizes": {row["id"]: row for row in categories}, "trigrams": trigrams,
+                "cube": cube | {None: [(*cell, books) for cell, books in every.items()]}}
+    return paging.remember("books summary", load)
 
 
 def _catalogue_size(categories: list[int] | None = None, column: str = "every") -> int:
-    """Books stored (``every``), or listed (``listed``), in ``categories`` (None: all): the summary's
-    exact figures, kept per data version."""
-    sizes = paging.remember("category sizes", lambda: {
-        row["id"]: row for row in fetch_all("SELECT id, every, listed FROM api.category_counts")})
+    """Books stored (``every``), or listed (``listed``), in ``categories`` (None: all)."""
+    sizes = _summary()["sizes"]
     return sum(row[column] for key, row in sizes.items() if categories is None or key in categories)
-
-
-def _categories() -> dict:
-    """Category names and slugs by id, and ids by lower(name) and slug, per data version."""
-    def load():
-        rows = fetch_all("SELECT id, name, slug, lower(name) AS lower_name FROM api.categories")
-        ids = {}
-        for row in rows:
-            for key in {row["lower_name"], row["slug"]}:
-                ids.setdefault(key, []).append(row["id"])
-        return {"names": {row["id"]: (row["name"], row["slug"]) for row in rows}, "ids": ids}
-    return paging.remember("categories", load)
-
-
-def _trigram_index() -> bool:
-    """Whether 0009's title trigram index exists (it does where pg_trgm is missing); asked once per app."""
-    known = current_app.extensions.get(TRIGRAMS)
-    if known is None:
-        known = current_app.extensions[TRIGRAMS] = fetch_one(
-            "SELECT to_regclass('books_title_trigrams_idx') IS NOT NULL AS present")["present"]
-    return known
 
 
 def _escape_like(text: str) -> str:
@@ -185,13 +161,6 @@ def _escape_like(text: str) -> str:
 SUMMARY_FILTERS = {"category", "include_removed", "sort", "cursor", "limit"}
 
 
-def _summary_total(args: dict, categories: list[int] | None):
-    """The exact total from the per-category summary, or None when other filters apply."""
-    if not set(args) <= SUMMARY_FILTERS:
-        return None
-    return lambda: _catalogue_size(categories, "every" if args["include_removed"] else "listed")
-
-
 @bp.get("")
 @operation("List books", query=BooksQuery, response=BookPageSchema, versions=("books",))
 def list_books(args):
@@ -200,8 +169,8 @@ def list_books(args):
     a page may hold fewer than `limit` books (even none) before the end, when the matches
     are sparse in the sort order. `total` is exact when the page's plan saw every match, when
     at most 1,000 of at most 5,000 books in the walked range match, and always without filters
-    other than category and include_removed; otherwise it is an estimate (the share of matches
-    met, or the planner's) and `total_is_estimate` is true."""
+    other than category and include_removed; otherwise it is an estimate (from the summaries
+    and the title statistics, or the planner's) and `total_is_estimate` is true."""
     return book_page(args)
 
 
@@ -210,11 +179,14 @@ def book_page(args: dict) -> dict:
     filters = _filters(args)
     where, params = filters.where("key", "rows", "title", "index")
     columns = SORT_KEYS[args["sort"].lstrip("-")]
+    summarised = set(args) <= SUMMARY_FILTERS
+    listed = "every" if args["include_removed"] else "listed"
     page = paging.page("api.book_rows", where, params, columns=columns, descending=args["sort"].startswith("-"),
-                       args=args, limit=args["limit"], exact_total=_summary_total(args, filters.categories),
+                       args=args, limit=args["limit"],
+                       exact_total=_catalogue_size(filters.categories, listed) if summarised else None,
                        plan=lambda *page_args: _bounded(filters, args, columns, *page_args),
                        planned=filters.where("key", "rows", "index"))
-    names = _categories()["names"]
+    names = _summary()["names"]
     for book in page["items"]:
         book["category"], book["category_slug"] = names[book["category_id"]]
     return page
@@ -222,14 +194,9 @@ def book_page(args: dict) -> dict:
 
 def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list[str], after_params: list,
              order: str, rows: int) -> tuple[list[dict], tuple | None, list | None]:
-    """The page by the first bounded plan that answers it, as paging.page's plan: a title search whose
-    trigrams the statistics expect in at most half of ``API_SORT_ROWS`` titles gathers them and
-    sorts the matches; a listing with a filter whose index range is short, and few matches expected
-    (_short_range), walks ``API_SORT_ROWS`` rows in sort order, then gathers through that range;
-    every other one walks up to ``API_WALK_ROWS`` rows in sort order, filtered, stopping at a full
-    page. When none does, the rows the long walk found and a cursor resuming after it: a short
-    page, next_cursor not null. The total is what the plan saw: exact when it saw every match,
-    else an estimate (_walk_total)."""
+    """The page by the first bounded plan that answers it (docs/api.md, "Bounded plans": title gather,
+    short walk then range gather, long walk), as paging.page's plan; when none does, what the long
+    walk found and a cursor resuming after it."""
     walk_rows, sort_rows = current_app.config["API_WALK_ROWS"], current_app.config["API_SORT_ROWS"]
     # A gather that finds more than it may sort has read them for nothing: it is tried only when
     # the statistics expect half as many (the title's trigrams, the summary cube).
@@ -257,12 +224,9 @@ def _bounded(filters: Filters, args: dict, columns: tuple[str, ...], after: list
 
 
 def _walk_total(filters: Filters, args: dict, found: list, complete: bool) -> tuple[int, bool] | None:
-    """What a walk tells of the listing's total, as paging.page takes it: exact when it saw every
-    match; None (paging counts) when its range (the catalogue or the category, or the planner's
-    figure for a range bounded on the sort column) holds at most ``API_SORT_ROWS`` books, a count
-    bounded like a gather; else an estimate, where counting might read every sparse match of a large
-    range: the summary cube's matches times the title's share (_trigrams), or the planner's figure
-    for a search without trigrams."""
+    """The listing's total after a walk, as paging.page takes it: exact when it saw every match; None
+    (a capped count) when its range holds at most ``API_SORT_ROWS`` books; else an estimate, the cube's
+    matches times the title's share, or the planner's figure for a search without trigrams."""
     if complete:
         return len(found), False
     where, params = filters.where("key")
@@ -279,10 +243,8 @@ def _walk_total(filters: Filters, args: dict, found: list, complete: bool) -> tu
 
 
 def _walk(filters, columns, after, after_params, order, rows, walk_rows, title) -> tuple[list[dict], bool]:
-    """The first ``rows`` matches among the first ``walk_rows`` rows in sort order (of the category):
-    an Index Only Scan of a walk index (0016_bounded_listings.sql), then the page's rows read.
-    (rows, whether the walk saw every row after the cursor: counted, without the filters, only
-    when the page is short)."""
+    """(The first ``rows`` matches among the next ``walk_rows`` rows in sort order, whether those were
+    all the rows left): an Index Only Scan of a walk index, then the page's rows read."""
     where, params = filters.where("key")
     checked, checked_params = filters.where("rows", "title")
     carried = ", ".join(dict.fromkeys(("id", *columns, *WALK_COLUMNS, *(("title",) if title else ()))))
@@ -317,10 +279,8 @@ def _short_range(args: dict, filters: Filters, walk_rows: int) -> bool:
 
 
 def _gather(filters, columns, after, after_params, order, rows, sort_rows, by_trigrams):
-    """Every match, sorted, when there are at most ``sort_rows``: through the narrowest filter's index
-    (the planner's choice among the walk indexes' ranges), or ``by_trigrams`` among at most
-    ``sort_rows`` candidates holding all of the title search's trigrams. As _bounded answers (with
-    the number of matches); None when there are more, or more candidates."""
+    """Every match, sorted, as _bounded answers, through the narrowest filter's index (the planner
+    chooses) or ``by_trigrams``; None when there are more than ``sort_rows`` matches or candidates."""
     where, params = filters.where("key", "rows", "title")
     keys = ", ".join(dict.fromkeys(("id", *columns)))
     if by_trigrams:

@@ -9,12 +9,11 @@ import threading
 from pathlib import Path
 
 from cachetools import LRUCache
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 
 from api.db import fetch_all
 
 RESPONSES = "api.response_cache"
-VERSIONS = "api_data_versions"  # in flask.g: the versions read with the token's user
 CACHE_CONTROL = "private, no-cache"  # answers need a token; clients revalidate with If-None-Match
 REPLAYED_HEADERS = ("Content-Type", "Content-Disposition", "X-Crawl-Run-Id")
 
@@ -64,18 +63,12 @@ def init_app(app) -> None:
                                              getsizeof=lambda entry: len(entry[0]) + 200)
 
 
-def data_versions(scopes) -> tuple:
-    """((scope, version), ...) of ``scopes`` (0: never moved, or emptied): as read with the token's
-    user (api/auth.py), or in one small query."""
-    known = g.pop(VERSIONS, None)
+def data_versions(scopes, known: dict | None) -> tuple:
+    """((scope, version), ...) of ``scopes`` (0: never moved, or emptied): ``known`` (read with the
+    token's user, api/auth.py), else read in one small query."""
     if known is None:
         known = {row["scope"]: row["version"] for row in fetch_all("SELECT scope, version FROM api.data_versions")}
     return tuple((scope, known.get(scope, 0)) for scope in scopes)
-
-
-def read_versions(known: dict) -> None:
-    """Every scope's version, read in this request before its snapshot: what data_versions answers."""
-    g.setdefault(VERSIONS, known)
 
 
 def etag(versions: tuple) -> str:

@@ -1,19 +1,9 @@
-"""One psycopg2 pool per app, created on first use (after gunicorn forks), and
-one connection per request in ``flask.g``, handed back on teardown.
-
-A process may have more threads than connections (gunicorn.conf.py: threads
-also hold refused logins, api/limits.py): a request waits up to
-``API_DB_POOL_TIMEOUT`` seconds for a free connection, then gets a 503, where
-psycopg2's pool would raise at once.
-
-Sessions default to read-only REPEATABLE READ and to ``API_STATEMENT_TIMEOUT``
-(set once per connection at startup): no code path can write, no statement holds
-a worker for long, and a view's reads run in one transaction, so a list page
-and its count see the same snapshot. The token's user and the data versions
-are read before that transaction, in autocommit and one statement, so an answer
-served from the cache costs one statement and no BEGIN/ROLLBACK; the view's
-snapshot (api/operation.py) is then taken after the version was read.
-"""
+"""One psycopg2 pool per app, made on first use (after gunicorn forks); one connection per request, in
+``flask.g``, returned on teardown. A request waits up to ``API_DB_POOL_TIMEOUT`` for a free connection (a
+process may have more threads than connections), then gets a 503. Sessions are read-only, REPEATABLE READ and
+under ``API_STATEMENT_TIMEOUT``: the token's user and the data versions are read in autocommit, then the view's
+reads share one snapshot (api/operation.py), so a page and its count agree and a cached answer costs one
+statement."""
 
 from __future__ import annotations
 

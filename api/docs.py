@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from decimal import Decimal
 from pathlib import Path
 
 from apispec import APISpec
@@ -21,7 +20,7 @@ from marshmallow import fields
 from werkzeug.http import HTTP_STATUS_CODES
 
 from api.operation import operation
-from api.schemas.common import TEXT_PATTERN, ErrorSchema
+from api.schemas.common import TEXT_PATTERN, ErrorSchema, figure
 
 bp = Blueprint("docs", __name__, url_prefix="/api/v1")
 
@@ -138,7 +137,7 @@ def build(app) -> dict:
             _describe_caching(operations)
         spec.path(path=path, operations=operations)
     # apispec passes Decimal bounds through the field; JSON wants numbers, not strings.
-    return json.loads(json.dumps(spec.to_dict(), default=_number))
+    return json.loads(json.dumps(spec.to_dict(), default=figure))
 
 
 def _describe_caching(operations: dict) -> None:
@@ -151,12 +150,6 @@ def _describe_caching(operations: dict) -> None:
         operation["responses"]["200"]["headers"] = {
             name: {"description": text, "schema": {"type": "string"}} for name, text in CACHE_HEADERS.items()}
         operation["responses"]["304"] = {"description": "Not modified: the If-None-Match ETag is current."}
-
-
-def _number(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"not JSON serializable: {value!r}")
 
 
 def _path(rule) -> tuple[str, list[dict]]:

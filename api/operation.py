@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import orjson
 from flask import Response, jsonify, request
-from flask_jwt_extended import verify_jwt_in_request
+from flask_jwt_extended import get_current_user, verify_jwt_in_request
 from marshmallow import Schema, ValidationError
 
 from api import caching, db
@@ -43,11 +43,12 @@ def operation(summary: str, *, response: type[Schema] | None = None, query: type
 
         @functools.wraps(view)
         def handle(**path):
-            # 1. Authentication: the token, and its user read in autocommit (api/auth.py).
-            if auth:
-                verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional")
+            # 1. Authentication: the token, and its user read in autocommit with the data versions (api/auth.py).
+            user = None
+            if auth and verify_jwt_in_request(refresh=auth == "refresh", optional=auth == "optional"):
+                user = get_current_user()
             # 2. Data version and ETag: a 304, or the answer kept for this ETag, without touching the data.
-            data_versions = caching.data_versions(versions) if versions else ()
+            data_versions = caching.data_versions(versions, user and user["data_versions"]) if versions else ()
             etag = caching.etag(data_versions) if versions else None
             if etag and request.if_none_match.contains_weak(etag):
                 return caching.mark(Response(status=304), etag, data_versions)

@@ -1,13 +1,6 @@
-"""Keyset pages and their ``total``, for every listing.
-
-A page resumes after the cursor's (sort value, id): it walks an index, so a
-deep page costs what the first does. ``total`` is exact up to ``API_COUNT_CAP``
-matching rows (default 1,000) or when the caller knows it from a summary or
-its plan; above the cap (or, for a caller that says so, when the planner
-expects twice as many) it is the planner's estimate and ``total_is_estimate`` is true.
-Counts (and whatever else ``remember`` is given) are kept per (data version,
-listing) in a bounded cache, so paging through a listing counts it once.
-"""
+"""Keyset pages and their ``total``, for every listing (docs/api.md, "Conventions"): a page resumes after
+the cursor's (sort value, id), so a deep page costs what the first does. Counts, and whatever else
+``remember`` is given, are kept per data version, so paging through a listing counts it once."""
 
 from __future__ import annotations
 
@@ -33,14 +26,12 @@ def where_sql(conditions: list[str]) -> str:
 
 
 def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...], descending: bool,
-         args: dict, limit: int, exact_total=None, select: str = "*", plan=None, planned=None) -> dict:
-    """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique),
-    as {items, next_cursor, total, total_is_estimate}. ``exact_total``: a callable giving the
-    total without a scan (from a summary), or None to count. ``plan``: None for one ORDER BY …
-    LIMIT statement, or ``plan(after, after_params, order, rows)`` giving (up to ``rows`` rows after
-    the cursor's condition ``after``; (matches, whether an estimate) when the plan saw every match
-    or estimated them, else None; the key to resume after when it stopped short of a full page, or
-    None). ``planned``: see count."""
+         args: dict, limit: int, exact_total: int | None = None, plan=None, planned=None) -> dict:
+    """One page of ``source`` rows matching ``where`` ordered by ``columns`` (the last one unique), as
+    {items, next_cursor, total, total_is_estimate}. ``exact_total``: known from a summary. ``plan``: None
+    for one ORDER BY … LIMIT, or ``plan(after, after_params, order, rows)`` giving (up to ``rows`` rows
+    after the cursor's condition ``after``; (total, is it an estimate) or None to count; the key to resume
+    after a short page, or None). ``planned``: see count."""
     listing = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
     after, after_params = [], []
     if "cursor" in args:
@@ -49,13 +40,13 @@ def page(source: str, where: list[str], params: list, *, columns: tuple[str, ...
     direction = " DESC" if descending else ""
     order = ", ".join(c + direction for c in columns)
     if plan is None:
-        rows, seen, resume = fetch_all(f"SELECT {select} FROM {source} WHERE {where_sql(where + after)}"
+        rows, seen, resume = fetch_all(f"SELECT * FROM {source} WHERE {where_sql(where + after)}"
                                        f" ORDER BY {order} LIMIT %s", (*params, *after_params, limit + 1)), None, None
     else:
         rows, seen, resume = plan(after, after_params, order, limit + 1)
     items = rows[:limit]
-    if exact_total:
-        total, estimated = exact_total(), False
+    if exact_total is not None:
+        total, estimated = exact_total, False
     elif seen is not None and (seen[1] or not after):  # an exact figure of rows after a cursor is not the total
         total, estimated = remember(_count_key(source, where, params), lambda: seen)
     else:
@@ -80,11 +71,17 @@ def remember(key, compute):
 
 
 def count(source: str, where: list[str], params: list, planned: tuple | None = None) -> tuple[int, bool]:
-    """(rows matching, is it an estimate): exact up to the cap, the planner's estimate above.
-    ``planned``: (where, params) the planner estimates well; when its estimate is twice the cap
-    or more, that estimate is the answer and nothing is counted (a count of 1,001 sparse matches
-    may read far more rows than a page)."""
-    return remember(_count_key(source, where, params), lambda: _count(source, where, params, planned))
+    """(rows matching, is it an estimate): exact up to ``API_COUNT_CAP``, the planner's estimate above.
+    ``planned``: (where, params) the planner estimates well; when it expects twice the cap or more, that
+    is the answer and nothing is counted (counting 1,001 sparse matches may read far more than a page)."""
+    def counted() -> tuple[int, bool]:
+        cap = current_app.config["API_COUNT_CAP"]
+        if planned and (planned_rows := estimate(source, *planned)) > 2 * cap:
+            return planned_rows, True
+        n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where_sql(where)} LIMIT %s) c",
+                      (*params, cap + 1))["n"]
+        return (n, False) if n <= cap else (max(estimate(source, where, params), cap + 1), True)
+    return remember(_count_key(source, where, params), counted)
 
 
 def _count_key(source: str, where: list[str], params: list) -> tuple:
@@ -94,14 +91,3 @@ def _count_key(source: str, where: list[str], params: list) -> tuple:
 def estimate(source: str, where: list[str], params) -> int:
     plan = fetch_one(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {source} WHERE {where_sql(where)}", params)
     return int(plan["QUERY PLAN"][0]["Plan"]["Plan Rows"])
-
-
-def _count(source: str, where: list[str], params: list, planned: tuple | None) -> tuple[int, bool]:
-    cap = current_app.config["API_COUNT_CAP"]
-    if planned and (planned_rows := estimate(source, *planned)) > 2 * cap:  # well above: misestimates aside
-        return planned_rows, True
-    n = fetch_one(f"SELECT count(*) AS n FROM (SELECT 1 FROM {source} WHERE {where_sql(where)} LIMIT %s) capped",
-                  (*params, cap + 1))["n"]
-    if n <= cap:
-        return n, False
-    return max(estimate(source, where, params), cap + 1), True

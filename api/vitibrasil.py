@@ -158,7 +158,7 @@ def list_observations(args):
     only_dataset = set(args) <= {"dataset", "format", "limit", "cursor"}  # the summary's row_count is the total
     return paging.page("api.vitibrasil_observations", where, params, columns=KEY, descending=False, args=args,
                        limit=args.get("limit", DEFAULT_LIMIT),
-                       exact_total=(lambda: dataset["row_count"]) if only_dataset else None)
+                       exact_total=dataset["row_count"] if only_dataset else None)
 
 
 @bp.get("/series")
