@@ -30,7 +30,7 @@ SORT_KEYS = {"id": ("id",), "title": ("title", "id"), "price": ("price", "id"),
 
 @dataclass
 class Filters:
-    """A listing's conditions on books, by the part they play in its plans (module docstring)."""
+    """A listing's conditions on books, by the part they play in its plans (docs/api.md, "Bounded plans")."""
     key: list[str] = field(default_factory=list)  # on the walk index's key: category_id, the sort column's range
     rows: list[str] = field(default_factory=list)  # checked on each row walked (columns the walk index holds)
     title: list[str] = field(default_factory=list)  # the title search: checked on each row, as rows are
@@ -75,23 +75,22 @@ def _filters(args: dict) -> Filters:
         # The index narrows, LIKE decides. Trigrams are taken here as title_trigrams(lower()) takes them in
         # the database, which only ASCII is sure to share with Python's lower().
         if len(args["q"]) >= 3 and args["q"].isascii() and _summary()["trigrams"] is not None:
-            trigrams = _trigrams(args["q"])
-            filters.trigrams, filters.share = trigrams["all"], trigrams["share"]
+            filters.trigrams, filters.share = _trigrams(args["q"])
             # For the planner (the count), the rarest trigram alone: it estimates one share well, but a
             # product of correlated ones so low that it would prefer the trigram index to any other.
-            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", trigrams["all"][:1])
+            filters.add("index", "title_trigrams(lower(title)) @> %s::text[]", filters.trigrams[:1])
     return filters
 
 
-def _trigrams(q: str) -> dict:
-    """{"all": q's trigrams, rarest first, "share": of the titles holding q}, by the index's statistics."""
+def _trigrams(q: str) -> tuple[list[str], float]:
+    """q's trigrams, rarest first, and the share of titles holding q, by the index's statistics."""
     frequency = _summary()["trigrams"]
     share = 1.0
     for word in q.lower().split():
         shares = [frequency.get(t, 0) for t in _title_trigrams(word)] or [1]
         # A word's trigrams come together (its rarest says how many hold it); a number's do not.
         share *= math.prod(shares) if word.isdigit() else min(shares)
-    return {"all": sorted(_title_trigrams(q.lower()), key=lambda t: (frequency.get(t, 0), t)), "share": share}
+    return sorted(_title_trigrams(q.lower()), key=lambda t: (frequency.get(t, 0), t)), share
 
 
 def _title_trigrams(text: str) -> set[str]:
