@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from api.schemas.common import Decimal2, doc
 from ml.catalog import DRIVERS, NAIVE_RULES, TRADE_DATASETS
 
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    type: str  # identifier | categorical | number | integer | boolean
-    description: str
-
+Feature = namedtuple("Feature", "name type description")  # type: a key of _FEATURE_FIELDS
 
 # The columns of the api.training_data view, in order.
 FEATURES = (
