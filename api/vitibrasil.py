@@ -66,7 +66,8 @@ class DatasetListSchema(Schema):
 class ObservationSchema(Schema):
     dataset = fields.String(required=True)
     year = fields.Integer(required=True)
-    category = fields.String(allow_none=True, metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
+    category = fields.String(allow_none=True,
+                             metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
     item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
     is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
     quantity = Figure(allow_none=True, metadata=doc("In unit; null when the source marks it unknown (nd, *, +)."))

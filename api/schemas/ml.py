@@ -55,7 +55,8 @@ class TrainingDataSchema(Schema):
     crawl_run_id = fields.Integer(allow_none=True, metadata=doc(
         "The last crawl run that changed the books: the rows are the state it left (also in X-Crawl-Run-Id)."))
     features = fields.List(fields.String(), required=True, metadata=doc("Column names, in order."))
-    rows = fields.List(fields.Nested(TrainingRowSchema), required=True, metadata=doc("One per listed book, by book_id."))
+    rows = fields.List(fields.Nested(TrainingRowSchema), required=True,
+                       metadata=doc("One per listed book, by book_id."))
 
 
 # --- Price models (ml/, ml.model_versions) ----------------------------------------------------------------------
