@@ -73,14 +73,6 @@ def _hold(app: Flask, until: float) -> None:
         time.sleep(max(0.0, min(until - time.time(), seconds)))
 
 
-def _flocked(slot) -> bool:
-    try:
-        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
 @contextmanager
 def password_check():
     """The machine's one password check (this process's lock, then the shared file's flock), waited for
@@ -94,10 +86,14 @@ def password_check():
                 raise ApiError(429, BUSY, headers={"Retry-After": "1"})
             taken.callback(check.release)
             slot = taken.enter_context(open(path, "a"))  # closing it releases the flock
-            while not _flocked(slot):
-                if time.monotonic() >= deadline:
-                    raise ApiError(429, BUSY, headers={"Retry-After": "1"})
-                time.sleep(0.01)  # another process hashes for ~0.2 s: flock has no timeout
+            while True:
+                try:
+                    fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:  # another process hashes for ~0.2 s: flock has no timeout
+                    if time.monotonic() >= deadline:
+                        raise ApiError(429, BUSY, headers={"Retry-After": "1"}) from None
+                    time.sleep(0.01)
         yield
 
 

@@ -147,7 +147,8 @@ def crawl_families() -> list:
             add("crawl_last_run_status", spider, int(name == run["status"]), name)
         for outcome in OUTCOMES:
             add("crawl_last_run_items", spider, run[outcome], outcome)
-        add("crawl_last_run_duration_seconds", spider, ((run["finished_at"] or now) - run["started_at"]).total_seconds())
+        add("crawl_last_run_duration_seconds", spider,
+            ((run["finished_at"] or now) - run["started_at"]).total_seconds())
         add("crawl_last_run_age_seconds", spider, (now - (run["finished_at"] or run["started_at"])).total_seconds())
         for name, at in (("crawl_last_success_age_seconds", runs["success_at"]),
                          ("crawl_last_complete_age_seconds", complete and complete["finished_at"])):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
@@ -24,7 +23,6 @@ bp = Blueprint("ml", __name__, url_prefix="/api/v1/ml")
 logger = logging.getLogger(__name__)
 
 COLUMNS = [f.name for f in FEATURES]
-CHUNK_ROWS = 500
 _row_schema = TrainingRowSchema()
 
 
@@ -36,20 +34,18 @@ def _crawl_run_id() -> int | None:
 @operation("Features of the training data", response=FeatureListSchema)
 def features():
     """Each column of /ml/training-data with its type and meaning."""
-    return {"features": [asdict(f) for f in FEATURES], "crawl_run_id": _crawl_run_id()}
+    return {"features": [f._asdict() for f in FEATURES], "crawl_run_id": _crawl_run_id()}
 
 
 def _rows():
     return csvstream.rows(f"SELECT {', '.join(COLUMNS)} FROM api.training_data ORDER BY book_id",
-                          name="training_data", chunk=CHUNK_ROWS)
+                          name="training_data", chunk=500)
 
 
 def _json(run_id):
     yield f'{{"crawl_run_id": {json.dumps(run_id)}, "features": {json.dumps(COLUMNS)}, "rows": ['
-    separator = ""
-    for chunk in _rows():
-        yield separator + ",".join(json.dumps(_row_schema.dump(dict(zip(COLUMNS, row)))) for row in chunk)
-        separator = ","
+    for i, chunk in enumerate(_rows()):
+        yield ("," if i else "") + ",".join(json.dumps(_row_schema.dump(dict(zip(COLUMNS, row)))) for row in chunk)
     yield "]}\n"
 
 
@@ -71,7 +67,6 @@ def training_data(args):
 
 # 1000 instances need more room than the app's body limit (API_MAX_BODY_BYTES, sized for logins).
 PREDICTIONS_MAX_BYTES = 512 * 1024
-_STORE = "ml.serving"
 
 
 def _version(row: dict, horizons: list[dict]) -> dict:
@@ -107,7 +102,7 @@ def _room_for_instances():
 
 
 def _active(name: str) -> serving.Active:
-    store = current_app.extensions.setdefault(_STORE, serving.Store())
+    store = current_app.extensions.setdefault("ml.serving", serving.Store())
     try:
         active = store.active(get_db(), name)
     except UntrustedArtifact as exc:

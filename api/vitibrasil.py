@@ -43,11 +43,9 @@ class ObservationsQuery(Schema):
     @validates_schema
     def _coherent(self, data, **kwargs):
         check_order(data, "from_year", "to_year")
-        if data["format"] == "csv":
-            paging = {name: ["Paging is for format=json; format=csv returns every matching row."]
-                      for name in ("limit", "cursor") if name in data}
-            if paging:
-                raise ValidationError(paging)
+        if data["format"] == "csv" and (misplaced := [name for name in ("limit", "cursor") if name in data]):
+            raise ValidationError({name: ["Paging is for format=json; format=csv returns every matching row."]
+                                   for name in misplaced})
 
 
 class DatasetSchema(Schema):
@@ -68,7 +66,8 @@ class DatasetListSchema(Schema):
 class ObservationSchema(Schema):
     dataset = fields.String(required=True)
     year = fields.Integer(required=True)
-    category = fields.String(allow_none=True, metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
+    category = fields.String(allow_none=True,
+                             metadata=doc('Upper-level group, e.g. "VINHO DE MESA"; null in trade datasets.'))
     item = fields.String(required=True, metadata=doc("Product, cultivar or country."))
     is_category = fields.Boolean(required=True, metadata=doc("The category's own row, holding its total."))
     quantity = Figure(allow_none=True, metadata=doc("In unit; null when the source marks it unknown (nd, *, +)."))
@@ -121,7 +120,6 @@ class TotalListSchema(Schema):
     items = fields.List(fields.Nested(TotalSchema), required=True, metadata=doc("By dataset, then year."))
 
 
-KEY = ("year", "id")
 FILTERS = {"dataset": "dataset = %s", "year": "year = %s", "from_year": "year >= %s", "to_year": "year <= %s",
            "category": "category = %s", "item": "item = %s"}  # query argument -> its condition
 CSV_COLUMNS = ("dataset", "year", "category", "item", "is_category", "quantity", "value_usd", "unit")
@@ -156,8 +154,8 @@ def list_observations(args):
                                 f" WHERE {paging.where_sql(where)} ORDER BY year, id", params, name="vitibrasil_csv")
         return csvstream.response(CSV_COLUMNS, chunks, filename=f"vitibrasil-{args['dataset']}.csv")
     only_dataset = set(args) <= {"dataset", "format", "limit", "cursor"}  # the summary's row_count is the total
-    return paging.page("api.vitibrasil_observations", where, params, columns=KEY, descending=False, args=args,
-                       limit=args.get("limit", DEFAULT_LIMIT),
+    return paging.page("api.vitibrasil_observations", where, params, columns=("year", "id"), descending=False,
+                       args=args, limit=args.get("limit", DEFAULT_LIMIT),
                        exact_total=dataset["row_count"] if only_dataset else None)
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from api.schemas.common import Decimal2, doc
 from ml.catalog import DRIVERS, NAIVE_RULES, TRADE_DATASETS
 
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    type: str  # identifier | categorical | number | integer | boolean
-    description: str
-
+Feature = namedtuple("Feature", "name type description")  # type: a key of _FEATURE_FIELDS
 
 # The columns of the api.training_data view, in order.
 FEATURES = (
@@ -61,7 +55,8 @@ class TrainingDataSchema(Schema):
     crawl_run_id = fields.Integer(allow_none=True, metadata=doc(
         "The last crawl run that changed the books: the rows are the state it left (also in X-Crawl-Run-Id)."))
     features = fields.List(fields.String(), required=True, metadata=doc("Column names, in order."))
-    rows = fields.List(fields.Nested(TrainingRowSchema), required=True, metadata=doc("One per listed book, by book_id."))
+    rows = fields.List(fields.Nested(TrainingRowSchema), required=True,
+                       metadata=doc("One per listed book, by book_id."))
 
 
 # --- Price models (ml/, ml.model_versions) ----------------------------------------------------------------------
