@@ -47,7 +47,10 @@ class TokenPairSchema(AccessTokenSchema):
 
 
 def init_app(app) -> None:
-    # flask-jwt-extended's defaults: tokens in headers only, verified with HS256 alone ("alg: none" and RS/ES fail).
+    # Only our own algorithm: "alg: none" and RS/ES tokens fail verification.
+    app.config.setdefault("JWT_ALGORITHM", "HS256")
+    app.config["JWT_DECODE_ALGORITHMS"] = [app.config["JWT_ALGORITHM"]]
+    app.config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
     jwt.init_app(app)
     app.cli.add_command(create_user)
     app.cli.add_command(disable_user)
