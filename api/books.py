@@ -107,9 +107,9 @@ def _figures(args: dict, filters: Filters) -> dict:
         rated = {r: r == args["rating"] if "rating" in args else r >= args.get("min_rating", 0) for r in range(1, 6)}
         stock = args.get("in_stock")
         figures = filters.figures = {"matches": 0.0, "priced": 0.0, "rated": 0, "out_of_stock": 0}
-        weights = {}
+        weights, cube = {}, _summary()["cube"]
         for key in filters.categories if filters.categories is not None else [None]:
-            for rating, in_stock, bucket_low, books in _summary()["cube"].get(key, ()):
+            for rating, in_stock, bucket_low, books in cube.get(key, ()):
                 if (share := weights.get(bucket_low)) is None:
                     share = weights[bucket_low] = max(0.0, min(bucket_low + 5, high) - max(bucket_low, low)) / 5
                 figures["priced"] += books * share
